@@ -1,0 +1,74 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ALIASES, DB_NAME, DB_USER, POSTGRES_DATA_DIR, toEnvList } from "../lib/env";
+import { platformLabels } from "../lib/labels";
+
+export interface DatabaseArgs {
+    namePrefix: string;
+    /** Pinned Postgres image reference. */
+    image: string;
+    /** Name of the data volume (the program's own, or an adopted legacy one). */
+    volumeName: string;
+    network: pulumi.Input<string>;
+    /** POSTGRES_* variables; the password makes the whole list a secret. */
+    environment: Record<string, string>;
+}
+
+/**
+ * Postgres on a data volume that nothing in this program can delete: the volume is protected
+ * and retained on delete, so `pulumi destroy` or a replacement leaves every row where it was.
+ */
+export class Database extends pulumi.ComponentResource {
+    readonly volume: docker.Volume;
+    readonly container: docker.Container;
+    readonly containerName: pulumi.Output<string>;
+    readonly volumeName: pulumi.Output<string>;
+
+    constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cartie:platform:Database", name, {}, opts);
+        const project = pulumi.getProject();
+        const stack = pulumi.getStack();
+
+        this.volume = new docker.Volume(
+            `${name}-data`,
+            { name: args.volumeName, labels: platformLabels(project, stack, "db-data") },
+            { parent: this, protect: true, retainOnDelete: true },
+        );
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+
+        this.container = new docker.Container(
+            name,
+            {
+                name: `${args.namePrefix}-db`,
+                image: image.imageId,
+                envs: pulumi.secret(toEnvList(args.environment)),
+                mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
+                networksAdvanced: [{ name: args.network, aliases: [ALIASES.db] }],
+                healthcheck: {
+                    tests: ["CMD", "pg_isready", "-U", DB_USER, "-d", DB_NAME],
+                    interval: "5s",
+                    timeout: "5s",
+                    retries: 10,
+                    startPeriod: "10s",
+                },
+                restart: "unless-stopped",
+                wait: true,
+                waitTimeout: 180,
+                // Postgres needs time to checkpoint; a hard kill risks a crash recovery on next start.
+                stopTimeout: 60,
+                destroyGraceSeconds: 60,
+                labels: platformLabels(project, stack, "db"),
+            },
+            {
+                parent: this,
+                // A fixed name, and one data directory: the old server stops before the new one starts.
+                deleteBeforeReplace: true,
+                replaceOnChanges: ["healthcheck"],
+                additionalSecretOutputs: ["envs"],
+            },
+        );
+        this.containerName = this.container.name;
+        this.volumeName = this.volume.name;
+        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName });
+    }
+}

@@ -1,0 +1,132 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "../lib/config";
+import { renderCaddyfile } from "../lib/caddyfile";
+import { guardBuildContext, migrationsHash } from "../lib/context";
+import { ALIASES, API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbEnvironment } from "../lib/env";
+import { verificationUrls } from "../lib/verify";
+import { Api } from "./api";
+import { Database } from "./database";
+import { AppImage } from "./images";
+import { Migration } from "./migration";
+import { Network } from "./network";
+import { Proxy } from "./proxy";
+import { Verification } from "./verification";
+import { Web } from "./web";
+
+export interface CartiePlatformArgs {
+    config: PlatformConfig;
+}
+
+/** Where the host itself reaches the proxy: the bound address, or loopback when bound to all. */
+export function localProxyUrl(bind: string, port: number): string {
+    const host = bind === "0.0.0.0" ? "127.0.0.1" : bind === "::" ? "[::1]" : bind.includes(":") ? `[${bind}]` : bind;
+    return `http://${host}:${port}`;
+}
+
+/** Build args per image; none is a secret (build args end up in the image history). */
+export function imageBuildArgs(cfg: PlatformConfig): { api: Record<string, string>; web: Record<string, string> } {
+    const base: Record<string, string> = cfg.nodeImage ? { NODE_IMAGE: cfg.nodeImage } : {};
+    return {
+        api: { ...base },
+        web: { ...base, ...(cfg.webRuntimeImage ? { RUNTIME_IMAGE: cfg.webRuntimeImage } : {}), VITE_API_BASE_URL: cfg.apiBaseUrl },
+    };
+}
+
+/**
+ * The whole Cartie platform on one Docker host, in dependency order:
+ * network → db (healthy) → migration → api → web → proxy → verification.
+ */
+export class CartiePlatform extends pulumi.ComponentResource {
+    readonly network: Network;
+    readonly database: Database;
+    readonly apiImage: AppImage;
+    readonly webImage: AppImage;
+    readonly migration: Migration;
+    readonly api: Api;
+    readonly web: Web;
+    readonly proxy: Proxy;
+    readonly verification: Verification;
+    readonly url: pulumi.Output<string>;
+    readonly apiHealthUrl: pulumi.Output<string>;
+    readonly caddyfile: string;
+
+    constructor(name: string, args: CartiePlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        const cfg = args.config;
+        const apiContext = path.posix.join(cfg.appRoot, "apps/api");
+        const webContext = path.posix.join(cfg.appRoot, "apps/web");
+        // Before anything is registered: a leaking build context stops the update with nothing changed.
+        guardBuildContext(path.join(cfg.appRootAbs, "apps/api"), apiContext);
+        guardBuildContext(path.join(cfg.appRootAbs, "apps/web"), webContext);
+
+        super("cartie:platform:CartiePlatform", name, {}, opts);
+        const p = cfg.namePrefix;
+        const buildArgs = imageBuildArgs(cfg);
+
+        this.network = new Network("network", { name: `${p}-net` }, { parent: this });
+        this.database = new Database(
+            "db",
+            { namePrefix: p, image: cfg.postgresImage, volumeName: cfg.dataVolume, network: this.network.name, environment: dbEnvironment(cfg) },
+            { parent: this },
+        );
+        this.apiImage = new AppImage(
+            "api-image",
+            { repository: `${p}-api`, context: apiContext, contextAbs: path.join(cfg.appRootAbs, "apps/api"), buildArgs: buildArgs.api },
+            { parent: this },
+        );
+        this.webImage = new AppImage(
+            "web-image",
+            { repository: `${p}-web`, context: webContext, contextAbs: path.join(cfg.appRootAbs, "apps/web"), buildArgs: buildArgs.web },
+            { parent: this },
+        );
+        const migrationsDir = path.posix.join(apiContext, "prisma/migrations");
+        this.migration = new Migration(
+            "migration",
+            {
+                apiImageName: this.apiImage.imageName,
+                migratorRepository: `${p}-api-migrator`,
+                migrationsHash: pulumi.output(migrationsHash(path.join(cfg.appRootAbs, "apps/api/prisma/migrations"))),
+                migrationsDir,
+                baseline: cfg.migrationBaseline,
+                network: this.network.name,
+                dbContainerName: this.database.containerName,
+                dbContainerId: this.database.container.id,
+                databaseUrl: pulumi.secret(databaseUrl(cfg.secrets.postgresPassword)),
+            },
+            { parent: this, dependsOn: [this.database] },
+        );
+        this.api = new Api(
+            "api",
+            { namePrefix: p, imageName: this.apiImage.imageName, contentTag: this.apiImage.contentTag, network: this.network.name, environment: apiEnvironment(cfg) },
+            { parent: this, dependsOn: [this.migration] },
+        );
+        this.web = new Web(
+            "web",
+            { namePrefix: p, imageName: this.webImage.imageName, contentTag: this.webImage.contentTag, network: this.network.name },
+            { parent: this },
+        );
+        this.caddyfile = renderCaddyfile({ listenPort: PROXY_PORT, apiUpstream: `${ALIASES.api}:${API_PORT}`, webUpstream: `${ALIASES.web}:${WEB_PORT}` });
+        this.proxy = new Proxy(
+            "proxy",
+            { namePrefix: p, image: cfg.caddyImage, network: this.network.name, caddyfile: this.caddyfile, publicPort: cfg.publicPort, publicBind: cfg.publicBind },
+            { parent: this, dependsOn: [this.api, this.web] },
+        );
+        this.verification = new Verification(
+            "verification",
+            {
+                urls: verificationUrls(localProxyUrl(cfg.publicBind, cfg.publicPort), HEALTH_PATH),
+                containerIds: [this.database.container.id, this.api.container.id, this.web.container.id, this.proxy.container.id],
+            },
+            { parent: this, dependsOn: [this.proxy] },
+        );
+        this.url = pulumi.output(cfg.publicUrl);
+        this.apiHealthUrl = pulumi.output(`${cfg.publicUrl}${HEALTH_PATH}`);
+        this.registerOutputs({
+            url: this.url,
+            apiHealthUrl: this.apiHealthUrl,
+            apiImage: this.apiImage.imageName,
+            webImage: this.webImage.imageName,
+            verification: this.verification.result,
+        });
+    }
+}

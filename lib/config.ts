@@ -1,0 +1,349 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { z } from "zod";
+
+/**
+ * The config contract of the `cartie` namespace, as plain data. Everything here is pure: the
+ * Pulumi shell (`components/config.ts`) feeds it stack config, the environment and `.env`.
+ */
+
+export const CONFIG_NAMESPACE = "cartie";
+
+export interface SecretValues {
+    postgresPassword: string;
+    jwtSecret: string;
+    seedSuperadminPassword: string;
+}
+
+export interface PlatformConfig {
+    /** Path of the Cartie monorepo as configured (relative to the project), used in resource inputs. */
+    appRoot: string;
+    /** Absolute path of the monorepo, for reading files. Never a resource input: it differs per machine. */
+    appRootAbs: string;
+    publicPort: number;
+    publicBind: string;
+    publicUrl: string;
+    apiBaseUrl: string;
+    postgresImage: string;
+    caddyImage: string;
+    /** Base images handed to the app Dockerfiles as build args; unset means the Dockerfiles' own defaults. */
+    nodeImage?: string;
+    webRuntimeImage?: string;
+    migrationBaseline: string;
+    seedSuperadminEmail: string;
+    /** Compose project of a legacy host to take over (e.g. `infra2`); unset: none. */
+    legacyComposeProject?: string;
+    /** Name of the Docker volume holding Postgres's data. */
+    dataVolume: string;
+    /** Prefix of every Docker object name (`cartie-dev`), so two stacks on one host never collide. */
+    namePrefix: string;
+    secrets: SecretValues;
+}
+
+export interface ConfigProblem {
+    key: string;
+    problem: string;
+    fix: string;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly problems: ConfigProblem[]) {
+        super(formatProblems(problems));
+        this.name = "ConfigError";
+    }
+}
+
+export function formatProblems(problems: ConfigProblem[]): string {
+    const lines = problems.map((p) => `  - ${CONFIG_NAMESPACE}:${p.key}: ${p.problem}\n    fix: ${p.fix}`);
+    return `Cartie config has ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was changed:\n${lines.join("\n")}`;
+}
+
+interface FieldSpec {
+    /** Name in the environment / `.env`, for the values that may come from there. */
+    env?: string;
+    secret?: boolean;
+    required?: boolean;
+    /** What to put in the fix line as an example value. */
+    example: string;
+}
+
+export const FIELDS = {
+    appRoot: { example: "examples/cartie" },
+    publicPort: { example: "8082" },
+    publicBind: { example: "127.0.0.1" },
+    publicUrl: { example: "http://localhost:8082" },
+    apiBaseUrl: { example: "http://localhost:8082/api" },
+    postgresImage: { example: "postgres:15.10-bookworm" },
+    caddyImage: { example: "caddy:2.8.4-alpine" },
+    nodeImage: { example: "node:20.18.1-bookworm-slim" },
+    webRuntimeImage: { example: "caddy:2.8.4-alpine" },
+    migrationBaseline: { example: "v41_baseline" },
+    legacyComposeProject: { example: "infra2" },
+    dataVolume: { example: "infra2_db-data" },
+    seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
+    postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
+    jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
+    seedSuperadminPassword: {
+        env: "SEED_SUPERADMIN_PASSWORD",
+        secret: true,
+        required: true,
+        example: "<a long random value>",
+    },
+} satisfies Record<string, FieldSpec>;
+
+export type ConfigKey = keyof typeof FIELDS;
+const fieldSpec = (key: ConfigKey): FieldSpec => FIELDS[key];
+
+export const DEFAULTS = {
+    appRoot: "examples/cartie",
+    publicPort: 8082,
+    publicBind: "127.0.0.1",
+    postgresImage: "postgres:15.10-bookworm",
+    caddyImage: "caddy:2.8.4-alpine",
+    migrationBaseline: "v41_baseline",
+} as const;
+
+/** Minimum lengths: long enough that a guessable value is refused, short enough for generated ones. */
+export const SECRET_MIN_LENGTH: Record<keyof SecretValues, number> = {
+    postgresPassword: 12,
+    jwtSecret: 32,
+    seedSuperadminPassword: 12,
+};
+
+const PLACEHOLDERS = new Set([
+    "changeme",
+    "change-me",
+    "change_me",
+    "password",
+    "passw0rd",
+    "secret",
+    "example",
+    "todo",
+    "tbd",
+    "xxx",
+    "placeholder",
+    "replaceme",
+    "replace-me",
+    "default",
+    "test",
+    "admin",
+    "postgres",
+]);
+
+/** True for values people leave in templates: `changeme`, `xxxx`, `<your password>`, `TODO: …`. */
+export function isPlaceholder(value: string): boolean {
+    const v = value.trim().toLowerCase();
+    if (PLACEHOLDERS.has(v)) return true;
+    if (/^(x+|\*+|\.+|0+|1234\d*)$/.test(v)) return true;
+    if (/^<.*>$/.test(v) || /^\$\{.*\}$/.test(v)) return true;
+    return /(changeme|change[-_ ]me|replace[-_ ]?me|^todo\b|your[-_ ]?(secret|password))/.test(v);
+}
+
+/** One raw value with where it came from, so fixes can point at the right place. */
+export interface RawValue {
+    value: string;
+    source: "stack" | "env";
+    /** For stack values: whether Pulumi holds it encrypted (`--secret`). */
+    encrypted?: boolean;
+}
+
+export type RawConfig = Partial<Record<ConfigKey, RawValue>>;
+
+export interface ValidateOptions {
+    /** Directory the relative `appRoot` is resolved against (the Pulumi project directory). */
+    projectDir: string;
+    stack: string;
+    project: string;
+    /** Whether a `.env` file is in use: fixes then mention it. */
+    envFile?: string;
+}
+
+function fixFor(key: ConfigKey, opts: ValidateOptions, detail?: string): string {
+    const spec = fieldSpec(key);
+    const setCmd = `pulumi config set ${spec.secret ? "--secret " : ""}${CONFIG_NAMESPACE}:${key} '${spec.example}'`;
+    const envLine = spec.env ? ` or add the line ${spec.env}=${spec.example} to ${opts.envFile ?? ".env"}` : "";
+    return `${detail ? `${detail}; ` : ""}run \`${setCmd}\`${envLine}`;
+}
+
+const IMAGE_REF = /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** `why` an image reference is not pinned, or undefined when it is. */
+export function imageRefProblem(ref: string): string | undefined {
+    if (!IMAGE_REF.test(ref)) return `"${ref}" is not a valid image reference`;
+    const withoutRegistryPort = ref.replace(/^[^/]+:\d+\//, "");
+    const hasDigest = ref.includes("@sha256:");
+    const tag = /:([\w][\w.-]*)(?:@|$)/.exec(withoutRegistryPort.split("/").pop() ?? "")?.[1];
+    if (!tag && !hasDigest) return `"${ref}" has no tag; pin a version`;
+    if (tag === "latest") return `"${ref}" uses the moving tag "latest"; pin a version`;
+    return undefined;
+}
+
+const ipv4 = z.ipv4();
+const ipv6 = z.ipv6();
+
+/**
+ * Validates the merged raw values and reports every problem at once. Secret values never appear
+ * in a message: only their key, what is wrong with them and how to fix it.
+ */
+export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformConfig {
+    const problems: ConfigProblem[] = [];
+    const add = (key: ConfigKey, problem: string, detail?: string): void => {
+        problems.push({ key, problem, fix: fixFor(key, opts, detail) });
+    };
+    const str = (key: ConfigKey): string | undefined => raw[key]?.value;
+
+    // Required values: present, non-empty, not a placeholder, long enough; stored encrypted.
+    for (const key of Object.keys(FIELDS) as ConfigKey[]) {
+        const spec = fieldSpec(key);
+        const rv = raw[key];
+        if (!spec.required) continue;
+        if (rv === undefined) {
+            add(key, `missing (${spec.secret ? "a secret" : "a value"} is required${spec.env ? `; looked in stack config and ${spec.env}` : ""})`);
+            continue;
+        }
+        if (rv.value.trim() === "") {
+            add(key, `empty (from ${rv.source === "stack" ? "stack config" : spec.env})`);
+            continue;
+        }
+        if (spec.secret && isPlaceholder(rv.value)) {
+            add(key, "is a placeholder value, not a real secret", "choose a long random value (for example `openssl rand -base64 32`)");
+            continue;
+        }
+        if (spec.secret) {
+            const min = SECRET_MIN_LENGTH[key as keyof SecretValues];
+            if (rv.value.length < min) {
+                add(key, `too short for a secret (${rv.value.length} characters; at least ${min} are required)`, "choose a long random value (for example `openssl rand -base64 32`)");
+                continue;
+            }
+            if (rv.source === "stack" && rv.encrypted === false) {
+                add(key, "is stored in plaintext in the stack config file", `remove it with \`pulumi config rm ${CONFIG_NAMESPACE}:${key}\`, then set it encrypted`);
+            }
+        }
+    }
+    const email = str("seedSuperadminEmail");
+    if (email && email.trim() !== "" && !z.email().safeParse(email.trim()).success) {
+        add("seedSuperadminEmail", `"${email}" is not an email address`);
+    }
+
+    // publicPort
+    let publicPort: number = DEFAULTS.publicPort;
+    const portRaw = str("publicPort");
+    if (portRaw !== undefined) {
+        const parsed = z.coerce.number().int().min(1).max(65535).safeParse(portRaw.trim() === "" ? NaN : portRaw);
+        if (!parsed.success) add("publicPort", `"${portRaw}" is not a port number between 1 and 65535`);
+        else publicPort = parsed.data;
+    }
+
+    const publicBind = str("publicBind")?.trim() ?? DEFAULTS.publicBind;
+    if (!ipv4.safeParse(publicBind).success && !ipv6.safeParse(publicBind).success) {
+        add("publicBind", `"${publicBind}" is not an IP address to bind to (use 127.0.0.1 for this host only, 0.0.0.0 for every interface)`);
+    }
+
+    const checkUrl = (key: ConfigKey, value: string): boolean => {
+        const ok = z.url({ protocol: /^https?$/ }).safeParse(value).success;
+        if (!ok) add(key, `"${value}" is not an http(s) URL`);
+        return ok;
+    };
+    const publicUrl = (str("publicUrl")?.trim() ?? `http://localhost:${publicPort}`).replace(/\/+$/, "");
+    checkUrl("publicUrl", publicUrl);
+    const apiBaseUrl = (str("apiBaseUrl")?.trim() ?? `${publicUrl}/api`).replace(/\/+$/, "");
+    checkUrl("apiBaseUrl", apiBaseUrl);
+
+    const images: Partial<Record<ConfigKey, string>> = {};
+    for (const key of ["postgresImage", "caddyImage", "nodeImage", "webRuntimeImage"] as const) {
+        const value = str(key)?.trim() ?? (key in DEFAULTS ? DEFAULTS[key as keyof typeof DEFAULTS].toString() : undefined);
+        if (value === undefined) continue;
+        const why = imageRefProblem(value);
+        if (why) add(key, why);
+        images[key] = value;
+    }
+
+    // appRoot: the monorepo layout the images are built from.
+    const appRoot = str("appRoot")?.trim() || DEFAULTS.appRoot;
+    const appRootAbs = path.resolve(opts.projectDir, appRoot);
+    const migrationBaseline = str("migrationBaseline")?.trim() || DEFAULTS.migrationBaseline;
+    if (!isDirectory(appRootAbs)) {
+        add("appRoot", `"${appRoot}" does not exist (resolved to ${appRootAbs})`, "point it at the Cartie monorepo that holds apps/api and apps/web");
+    } else {
+        const missing = ["apps/api/Dockerfile", "apps/web/Dockerfile"].filter((p) => !fs.existsSync(path.join(appRootAbs, p)));
+        if (missing.length > 0) {
+            add("appRoot", `"${appRoot}" is not a Cartie monorepo: ${missing.join(" and ")} not found`, "point it at the folder that holds apps/api and apps/web");
+        } else {
+            const migrationsDir = path.join(appRootAbs, "apps/api/prisma/migrations");
+            if (!isDirectory(path.join(migrationsDir, migrationBaseline))) {
+                const found = isDirectory(migrationsDir)
+                    ? fs.readdirSync(migrationsDir).filter((d) => isDirectory(path.join(migrationsDir, d)))
+                    : [];
+                add("migrationBaseline", `migration "${migrationBaseline}" not found in ${appRoot}/apps/api/prisma/migrations (found: ${found.join(", ") || "none"})`);
+            }
+        }
+    }
+
+    const legacyComposeProject = str("legacyComposeProject")?.trim() || undefined;
+    if (legacyComposeProject !== undefined && !/^[a-z0-9][a-z0-9_-]*$/.test(legacyComposeProject)) {
+        add("legacyComposeProject", `"${legacyComposeProject}" is not a compose project name (lowercase letters, digits, - and _)`);
+    }
+    const namePrefix = `cartie-${opts.stack}`.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
+    const dataVolume = str("dataVolume")?.trim() || `${namePrefix}-db-data`;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(dataVolume)) {
+        add("dataVolume", `"${dataVolume}" is not a Docker volume name`);
+    }
+
+    if (problems.length > 0) throw new ConfigError(problems);
+
+    return {
+        appRoot,
+        appRootAbs,
+        publicPort,
+        publicBind,
+        publicUrl,
+        apiBaseUrl,
+        postgresImage: images.postgresImage ?? DEFAULTS.postgresImage,
+        caddyImage: images.caddyImage ?? DEFAULTS.caddyImage,
+        nodeImage: images.nodeImage,
+        webRuntimeImage: images.webRuntimeImage,
+        migrationBaseline,
+        seedSuperadminEmail: (str("seedSuperadminEmail") ?? "").trim(),
+        legacyComposeProject,
+        dataVolume,
+        namePrefix,
+        secrets: {
+            postgresPassword: str("postgresPassword") ?? "",
+            jwtSecret: str("jwtSecret") ?? "",
+            seedSuperadminPassword: str("seedSuperadminPassword") ?? "",
+        },
+    };
+}
+
+function isDirectory(p: string): boolean {
+    try {
+        return fs.statSync(p).isDirectory();
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * Merges stack config and the environment: stack config wins. `envValues` holds what the
+ * environment (after `.env` was loaded) has for the contract's variable names.
+ */
+export function mergeSources(
+    stack: Partial<Record<ConfigKey, { value: string; encrypted: boolean }>>,
+    envValues: Record<string, string | undefined>,
+): RawConfig {
+    const merged: RawConfig = {};
+    for (const key of Object.keys(FIELDS) as ConfigKey[]) {
+        const fromStack = stack[key];
+        if (fromStack !== undefined) {
+            merged[key] = { value: fromStack.value, source: "stack", encrypted: fromStack.encrypted };
+            continue;
+        }
+        const envName = fieldSpec(key).env;
+        const fromEnv = envName ? envValues[envName] : undefined;
+        if (fromEnv !== undefined) merged[key] = { value: fromEnv, source: "env" };
+    }
+    return merged;
+}
+
+/** The variable names of the contract that may come from the environment. */
+export const ENV_NAMES: string[] = (Object.values(FIELDS) as FieldSpec[]).flatMap((f) => (f.env ? [f.env] : []));

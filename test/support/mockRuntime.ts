@@ -1,0 +1,189 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Pulumi's wire form of a secret: what the engine (and a policy pack) receives for a secret value. */
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** One resource as the program registered it with the engine: inputs, options and dependencies. */
+export interface Registered {
+    type: string;
+    name: string;
+    urn: string;
+    parent: string;
+    custom: boolean;
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    dependencies: string[];
+    additionalSecretOutputs: string[];
+    replaceOnChanges: string[];
+    /** Inputs in the engine's wire form: secrets are `{ [SECRET_SIG_KEY]: SECRET_SIG, value }`. */
+    wire: Record<string, unknown>;
+    /** Inputs with secrets unwrapped. */
+    inputs: Record<string, unknown>;
+}
+
+export interface ProgramRun {
+    resources: Registered[];
+    byType(type: string): Registered[];
+    one(type: string, name?: string): Registered;
+    outputs: Record<string, unknown>;
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getProtect(): boolean;
+    getRetainondelete?(): boolean;
+    getDeletebeforereplace(): boolean;
+    getDependenciesList(): string[];
+    getAdditionalsecretoutputsList(): string[];
+    getReplaceonchangesList(): string[];
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+export function unwrapSecrets(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v !== null && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SECRET_SIG_KEY] === SECRET_SIG) return unwrapSecrets(o.value);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
+export function isWireSecret(v: unknown): boolean {
+    return v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** What the mock engine answers for each resource type: inputs echoed plus the outputs the program reads. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
+    const state: Record<string, unknown> = { ...inputs };
+    switch (type) {
+        case "docker:index/image:Image":
+            state.repoDigest = `${String(inputs.imageName)}@sha256:${"0".repeat(64)}`;
+            break;
+        case "docker:index/remoteImage:RemoteImage":
+            state.imageId = `sha256:${Buffer.from(String(inputs.name)).toString("hex").padEnd(64, "0").slice(0, 64)}`;
+            state.repoDigest = `${String(inputs.name)}@sha256:${"1".repeat(64)}`;
+            break;
+        case "command:local:Command":
+            state.stdout = name === "verification" ? JSON.stringify({ healthy: true }) : "";
+            state.stderr = "";
+            break;
+        default:
+            break;
+    }
+    // Ids derived from the inputs: a replaced resource gets a new id, an unchanged one the same.
+    const id = `${name}-${Buffer.from(JSON.stringify(inputs)).toString("base64url").slice(-12)}`;
+    return { id, state };
+}
+
+/** A throwaway project directory holding `.env.example` and a link to the sample app, so no developer `.env` leaks in. */
+export function makeProjectDir(opts: { envFile?: string } = {}): string {
+    const repo = path.resolve(__dirname, "../..");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartie-project-"));
+    fs.copyFileSync(path.join(repo, ".env.example"), path.join(dir, ".env.example"));
+    fs.symlinkSync(path.join(repo, "examples"), path.join(dir, "examples"));
+    if (opts.envFile !== undefined) fs.writeFileSync(path.join(dir, ".env"), opts.envFile);
+    return dir;
+}
+
+/** Valid secrets for tests: generated per process, never a literal in a snapshot. */
+export const TEST_SECRETS = {
+    postgresPassword: `pg-${Math.random().toString(36).slice(2)}-${Date.now()}`,
+    jwtSecret: `jwt-${"k".repeat(20)}-${Math.random().toString(36).slice(2)}-${Date.now()}`,
+    seedSuperadminPassword: `seed-${Math.random().toString(36).slice(2)}-${Date.now()}`,
+};
+
+export function validStackConfig(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+    const base: Record<string, string | undefined> = {
+        "cartie:seedSuperadminEmail": "admin@cartie.test",
+        "cartie:postgresPassword": TEST_SECRETS.postgresPassword,
+        "cartie:jwtSecret": TEST_SECRETS.jwtSecret,
+        "cartie:seedSuperadminPassword": TEST_SECRETS.seedSuperadminPassword,
+        ...overrides,
+    };
+    return Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+export const SECRET_CONFIG_KEYS = ["cartie:postgresPassword", "cartie:jwtSecret", "cartie:seedSuperadminPassword"];
+
+/**
+ * Evaluates a program under Pulumi's mock runtime and returns every resource registration with
+ * its options, exactly as the engine (and `pulumi preview`) would receive them.
+ */
+export async function runProgram(
+    program: () => Record<string, pulumi.Output<unknown> | unknown>,
+    opts: { config?: Record<string, string>; secretKeys?: string[]; preview?: boolean; stack?: string } = {},
+): Promise<ProgramRun> {
+    const captured: Registered[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => mockState(args.type, args.name, args.inputs as Record<string, unknown>),
+            call: () => ({}),
+        },
+        "cartie-platform",
+        opts.stack ?? "dev",
+        opts.preview ?? false,
+    );
+    pulumi.runtime.setAllConfig(opts.config ?? validStackConfig(), opts.secretKeys ?? SECRET_CONFIG_KEYS);
+
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource(req: RegisterRequest, cb: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
+    };
+    const original = monitor.registerResource.bind(monitor);
+    let pending = 0;
+    monitor.registerResource = (req, cb) => {
+        pending++;
+        return original(req, (err, res) => {
+            pending--;
+            if (!err && res) {
+                const wire = req.getObject()?.toJavaScript() ?? {};
+                captured.push({
+                    type: req.getType(),
+                    name: req.getName(),
+                    urn: res.getUrn(),
+                    parent: req.getParent(),
+                    custom: req.getCustom(),
+                    protect: req.getProtect(),
+                    retainOnDelete: req.getRetainondelete?.() ?? false,
+                    deleteBeforeReplace: req.getDeletebeforereplace(),
+                    dependencies: req.getDependenciesList(),
+                    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+                    replaceOnChanges: req.getReplaceonchangesList(),
+                    wire,
+                    inputs: unwrapSecrets(wire) as Record<string, unknown>,
+                });
+            }
+            cb(err, res);
+        });
+    };
+
+    const exported = program();
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(exported)) {
+        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => (v as pulumi.Output<unknown>).apply(resolve)) : v;
+    }
+    // Wait until no registration is in flight for a few turns of the event loop.
+    for (let quiet = 0; quiet < 5; ) {
+        await new Promise((r) => setTimeout(r, 5));
+        quiet = pending === 0 ? quiet + 1 : 0;
+    }
+    const resources = [...captured];
+    return {
+        resources,
+        outputs,
+        byType: (type) => resources.filter((r) => r.type === type),
+        one: (type, name) => {
+            const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+            if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}`);
+            return found[0];
+        },
+    };
+}
