@@ -1,0 +1,41 @@
+import { PrismaClient } from "@prisma/client";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+
+/** Separate connection fields parsed from DATABASE_URL (never logged). */
+export function poolConfig(databaseUrl: string): pg.PoolConfig {
+  const url = new URL(databaseUrl);
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.replace(/^\//, "")) || undefined,
+    connectionTimeoutMillis: 3_000,
+    idleTimeoutMillis: 10_000,
+    max: 5,
+  };
+}
+
+/** Where the DB is, for logs: host, port and database only. */
+export function describeDb(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    return `${url.hostname}:${url.port || 5432}/${url.pathname.replace(/^\//, "")}`;
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
+}
+
+export function createPrisma(databaseUrl: string): PrismaClient {
+  const schema = new URL(databaseUrl).searchParams.get("schema") ?? undefined;
+  const adapter = new PrismaPg(poolConfig(databaseUrl), schema ? { schema } : undefined);
+  return new PrismaClient({ adapter });
+}
+
+export function createPool(databaseUrl: string): pg.Pool {
+  const pool = new pg.Pool(poolConfig(databaseUrl));
+  // An idle client losing its connection must not crash the process.
+  pool.on("error", () => undefined);
+  return pool;
+}
