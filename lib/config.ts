@@ -245,9 +245,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         return ok;
     };
     const publicUrl = (str("publicUrl")?.trim() ?? `http://localhost:${publicPort}`).replace(/\/+$/, "");
-    checkUrl("publicUrl", publicUrl);
+    const publicUrlOk = checkUrl("publicUrl", publicUrl);
     const apiBaseUrl = (str("apiBaseUrl")?.trim() ?? `${publicUrl}/api`).replace(/\/+$/, "");
-    checkUrl("apiBaseUrl", apiBaseUrl);
+    // A derived apiBaseUrl inherits publicUrl's problem: report it once, where it was made.
+    if (str("apiBaseUrl") !== undefined || publicUrlOk) checkUrl("apiBaseUrl", apiBaseUrl);
 
     const images: Partial<Record<ConfigKey, string>> = {};
     for (const key of ["postgresImage", "caddyImage", "nodeImage", "webRuntimeImage"] as const) {

@@ -14,7 +14,7 @@ export function readEnvironment(projectDir: string, env: NodeJS.ProcessEnv = pro
     const example = path.join(projectDir, ".env.example");
     if (fs.existsSync(example)) {
         try {
-            dotenvSafe.config({ path: envFile, example, allowEmptyValues: true, quiet: true } as dotenvSafe.DotenvSafeOptions);
+            dotenvSafe.config({ path: envFile, example, allowEmptyValues: true, quiet: true });
         } catch (err) {
             // dotenv-safe's typings omit the error class; its `missing` list is what we use.
             if ((err as Partial<dotenvSafe.MissingEnvVarsError>).missing === undefined) throw err;

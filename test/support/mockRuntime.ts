@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -80,16 +81,24 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
             break;
     }
     // Ids derived from the inputs: a replaced resource gets a new id, an unchanged one the same.
-    const id = `${name}-${Buffer.from(JSON.stringify(inputs)).toString("base64url").slice(-12)}`;
+    const id = `${name}-${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12)}`;
     return { id, state };
 }
 
 /** A throwaway project directory holding `.env.example` and a link to the sample app, so no developer `.env` leaks in. */
-export function makeProjectDir(opts: { envFile?: string } = {}): string {
+export function makeProjectDir(opts: { envFile?: string; copyApp?: boolean } = {}): string {
     const repo = path.resolve(__dirname, "../..");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartie-project-"));
     fs.copyFileSync(path.join(repo, ".env.example"), path.join(dir, ".env.example"));
-    fs.symlinkSync(path.join(repo, "examples"), path.join(dir, "examples"));
+    if (opts.copyApp) {
+        // A private copy to edit, as a fresh checkout has it (no node_modules, no dist).
+        fs.cpSync(path.join(repo, "examples"), path.join(dir, "examples"), {
+            recursive: true,
+            filter: (src) => !["node_modules", "dist"].includes(path.basename(src)),
+        });
+    } else {
+        fs.symlinkSync(path.join(repo, "examples"), path.join(dir, "examples"));
+    }
     if (opts.envFile !== undefined) fs.writeFileSync(path.join(dir, ".env"), opts.envFile);
     return dir;
 }
@@ -114,12 +123,28 @@ export function validStackConfig(overrides: Record<string, string | undefined> =
 
 export const SECRET_CONFIG_KEYS = ["cartie:postgresPassword", "cartie:jwtSecret", "cartie:seedSuperadminPassword"];
 
+/** The program threw; `registered` says how many resources reached the engine before it did. */
+export class ProgramError extends Error {
+    constructor(readonly cause: Error, readonly registered: number) {
+        super(cause.message);
+        this.name = "ProgramError";
+    }
+}
+
+/** Waits until no registration is in flight for a few turns of the event loop. */
+async function settle(pending: () => number): Promise<void> {
+    for (let quiet = 0; quiet < 5; ) {
+        await new Promise((r) => setTimeout(r, 5));
+        quiet = pending() === 0 ? quiet + 1 : 0;
+    }
+}
+
 /**
  * Evaluates a program under Pulumi's mock runtime and returns every resource registration with
  * its options, exactly as the engine (and `pulumi preview`) would receive them.
  */
 export async function runProgram(
-    program: () => Record<string, pulumi.Output<unknown> | unknown>,
+    program: () => Record<string, unknown>,
     opts: { config?: Record<string, string>; secretKeys?: string[]; preview?: boolean; stack?: string } = {},
 ): Promise<ProgramRun> {
     const captured: Registered[] = [];
@@ -165,16 +190,18 @@ export async function runProgram(
         });
     };
 
-    const exported = program();
+    let exported: Record<string, unknown>;
+    try {
+        exported = program();
+    } catch (err) {
+        await settle(() => pending);
+        throw new ProgramError(err as Error, captured.length);
+    }
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(exported)) {
-        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => (v as pulumi.Output<unknown>).apply(resolve)) : v;
+        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => v.apply(resolve)) : v;
     }
-    // Wait until no registration is in flight for a few turns of the event loop.
-    for (let quiet = 0; quiet < 5; ) {
-        await new Promise((r) => setTimeout(r, 5));
-        quiet = pending === 0 ? quiet + 1 : 0;
-    }
+    await settle(() => pending);
     const resources = [...captured];
     return {
         resources,

@@ -1,0 +1,236 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CADDYFILE_PATH } from "../../components/proxy";
+import { platformProgram } from "../../components/program";
+import { renderCaddyfile } from "../../lib/caddyfile";
+import { ProgramError, ProgramRun, Registered, SECRET_CONFIG_KEYS, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, validStackConfig } from "../support/mockRuntime";
+import { writeTree } from "../support/tree";
+
+const CONTAINER = "docker:index/container:Container";
+const COMMAND = "command:local:Command";
+
+const evaluate = (dir: string, config?: Record<string, string>, secretKeys?: string[]): Promise<ProgramRun> =>
+    runProgram(() => ({ ...platformProgram(dir) }), { config, secretKeys });
+
+const key = (r: Registered): string => `${r.type}::${r.name}`;
+const shortName = (urn: string): string => urn.split("::").pop() ?? urn;
+
+/** Names of the resources whose registered inputs differ between two runs (added or removed count too). */
+function changed(a: ProgramRun, b: ProgramRun): string[] {
+    const before = new Map(a.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
+    const after = new Map(b.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
+    const names = new Set([...before.keys(), ...after.keys()]);
+    return [...names].filter((k) => before.get(k) !== after.get(k)).map((k) => k.split("::")[1]).sort();
+}
+
+/** Every resource the given one waits for, following dependencies transitively. */
+function upstream(run: ProgramRun, r: Registered): Set<string> {
+    const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
+    const seen = new Set<string>();
+    const stack = [...r.dependencies];
+    while (stack.length > 0) {
+        const urn = stack.pop() as string;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
+    }
+    return new Set([...seen].map(shortName));
+}
+
+describe("the platform under the mock runtime", () => {
+    let run: ProgramRun;
+    before(async () => {
+        run = await evaluate(makeProjectDir());
+    });
+
+    it("declares one component per concept, each parented to the platform", () => {
+        const platform = run.one("cartie:platform:CartiePlatform");
+        const components = run.resources.filter((r) => r.type.startsWith("cartie:platform:") && r !== platform);
+        assert.deepEqual(components.map((r) => `${r.type} ${r.name}`).sort(), [
+            "cartie:platform:Api api",
+            "cartie:platform:AppImage api-image",
+            "cartie:platform:AppImage web-image",
+            "cartie:platform:Database db",
+            "cartie:platform:Migration migration",
+            "cartie:platform:Network network",
+            "cartie:platform:Proxy proxy",
+            "cartie:platform:Verification verification",
+            "cartie:platform:Web web",
+        ]);
+        for (const c of components) assert.equal(c.parent, platform.urn, `${c.name} is not a child of the platform`);
+        for (const r of run.resources.filter((x) => x.custom)) assert.ok(r.parent.includes("cartie:platform:"), `${r.name} is not inside a component`);
+    });
+
+    it("orders the update db → migration → api → proxy → verification", () => {
+        const migration = run.one(COMMAND, "migration");
+        const api = run.one(CONTAINER, "api");
+        const proxy = run.one(CONTAINER, "proxy");
+        const verification = run.one(COMMAND, "verification");
+        assert.ok(upstream(run, migration).has("db"), "the migration does not wait for the db");
+        assert.ok(upstream(run, api).has("migration"), "the api does not wait for the migration");
+        for (const dep of ["api", "web"]) assert.ok(upstream(run, proxy).has(dep), `the proxy does not wait for ${dep}`);
+        for (const dep of ["db", "api", "web", "proxy"]) assert.ok(upstream(run, verification).has(dep), `the verification does not wait for ${dep}`);
+        assert.ok(!upstream(run, run.one(CONTAINER, "db")).has("migration"));
+    });
+
+    it("never deletes the data volume: protected and retained on delete, mounted at Postgres's data directory", () => {
+        const volume = run.one("docker:index/volume:Volume");
+        assert.equal(volume.protect, true);
+        assert.equal(volume.retainOnDelete, true);
+        assert.equal(volume.inputs.name, "cartie-dev-db-data");
+        const db = run.one(CONTAINER, "db");
+        assert.deepEqual(db.inputs.mounts, [{ source: "cartie-dev-db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
+        assert.deepEqual((db.inputs.healthcheck as { tests: string[] }).tests, ["CMD", "pg_isready", "-U", "cartie", "-d", "cartie"]);
+        assert.equal(db.inputs.wait, true);
+    });
+
+    it("publishes exactly one host port: the proxy's, on the configured address", () => {
+        const published = run.byType(CONTAINER).filter((c) => Array.isArray(c.inputs.ports) && c.inputs.ports.length > 0);
+        assert.deepEqual(published.map((c) => c.name), ["proxy"]);
+        assert.deepEqual(published[0].inputs.ports, [{ external: 8082, internal: 80, ip: "127.0.0.1", protocol: "tcp" }]);
+    });
+
+    it("gives every container a healthcheck, a restart policy and the platform network alias", () => {
+        for (const c of run.byType(CONTAINER)) {
+            assert.ok((c.inputs.healthcheck as { tests?: string[] } | undefined)?.tests?.length, `${c.name} has no healthcheck`);
+            assert.equal(c.inputs.restart, "unless-stopped", `${c.name} restart`);
+            assert.deepEqual(c.inputs.networksAdvanced, [{ aliases: [c.name], name: "cartie-dev-net" }]);
+            // fixed names: replace delete-first; healthcheck edits must replace, not patch a running container
+            assert.equal(c.deleteBeforeReplace, true, `${c.name} deleteBeforeReplace`);
+            assert.deepEqual(c.replaceOnChanges, ["healthcheck"], `${c.name} replaceOnChanges`);
+        }
+    });
+
+    it("hands the api its variables as a Pulumi secret, and marks the secret outputs", () => {
+        const api = run.one(CONTAINER, "api");
+        assert.ok(isWireSecret(api.wire.envs), "the api envs are plaintext in state");
+        const env = Object.fromEntries((api.inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+        assert.deepEqual(Object.keys(env).sort(), ["DATABASE_URL", "JWT_SECRET", "NODE_ENV", "PORT", "SEED_SUPERADMIN_EMAIL", "SEED_SUPERADMIN_PASSWORD"]);
+        assert.equal(env.SEED_SUPERADMIN_PASSWORD, TEST_SECRETS.seedSuperadminPassword);
+        assert.equal(new URL(env.DATABASE_URL).host, "db:5432");
+        assert.deepEqual(api.additionalSecretOutputs, ["envs"]);
+        const db = run.one(CONTAINER, "db");
+        assert.ok(isWireSecret(db.wire.envs));
+        assert.deepEqual(db.additionalSecretOutputs, ["envs"]);
+        const migration = run.one(COMMAND, "migration");
+        assert.ok(isWireSecret((migration.wire.environment as Record<string, unknown>).DATABASE_URL) || isWireSecret(migration.wire.environment));
+        assert.deepEqual(migration.additionalSecretOutputs.sort(), ["stderr", "stdout"]);
+    });
+
+    it("keeps secrets out of build args and every non-secret input", () => {
+        const secrets = Object.values(TEST_SECRETS);
+        for (const r of run.resources) {
+            const plain = JSON.stringify(r.wire, (_k, v: unknown) => (isWireSecret(v) ? "<secret>" : v));
+            for (const s of secrets) assert.ok(!plain.includes(s) && !plain.includes(encodeURIComponent(s)), `${r.name} carries a secret in plaintext`);
+        }
+        const web = run.one("docker:index/image:Image", "web-image");
+        assert.deepEqual((web.inputs.build as { args: Record<string, string> }).args, { VITE_API_BASE_URL: "http://localhost:8082/api" });
+    });
+
+    it("serves the rendered Caddyfile from the proxy's inputs", () => {
+        const proxy = run.one(CONTAINER, "proxy");
+        assert.deepEqual(proxy.inputs.uploads, [{ content: renderCaddyfile({ listenPort: 80, apiUpstream: "api:3000", webUpstream: "web:8080" }), file: CADDYFILE_PATH }]);
+    });
+
+    it("tags images by content and runs containers from those tags", () => {
+        const apiImage = run.one("docker:index/image:Image", "api-image");
+        assert.match(String(apiImage.inputs.imageName), /^cartie-dev-api:[0-9a-f]{16}$/);
+        assert.equal(apiImage.inputs.skipPush, true);
+        assert.equal(run.one(CONTAINER, "api").inputs.image, apiImage.inputs.imageName);
+        assert.equal(run.one(CONTAINER, "web").inputs.image, run.one("docker:index/image:Image", "web-image").inputs.imageName);
+        assert.equal(run.outputs.apiImage, apiImage.inputs.imageName);
+    });
+
+    it("runs the migration and the verification as project modules", () => {
+        const migration = run.one(COMMAND, "migration");
+        assert.equal(migration.inputs.create, "node --import tsx scripts/migrate.ts");
+        assert.equal((migration.inputs.environment as Record<string, string>).CARTIE_MIGRATION_BASELINE, "v41_baseline");
+        assert.equal((migration.inputs.environment as Record<string, string>).CARTIE_MIGRATIONS_DIR, "examples/cartie/apps/api/prisma/migrations");
+        const verification = run.one(COMMAND, "verification");
+        assert.equal((verification.inputs.environment as Record<string, string>).CARTIE_VERIFY_URLS, "http://127.0.0.1:8082/ http://127.0.0.1:8082/api/health");
+        for (const f of ["scripts/migrate.ts", "scripts/verify.ts"]) assert.ok(fs.existsSync(path.resolve(__dirname, "../..", f)), `${f} is missing`);
+    });
+
+    it("exports what a person asks for", () => {
+        assert.equal(run.outputs.url, "http://localhost:8082");
+        assert.equal(run.outputs.apiHealthUrl, "http://localhost:8082/api/health");
+        assert.match(String(run.outputs.webImage), /^cartie-dev-web:[0-9a-f]{16}$/);
+        assert.ok("verification" in run.outputs);
+    });
+});
+
+describe("convergence, as preview would show it", () => {
+    it("registers identical inputs for every resource on two runs with the same inputs", async () => {
+        const dir = makeProjectDir();
+        assert.deepEqual(changed(await evaluate(dir), await evaluate(dir)), []);
+    });
+
+    it("an api source change: the api image, the api container, the migrator tag and the verification, nothing else", async () => {
+        const dir = makeProjectDir({ copyApp: true });
+        const before = await evaluate(dir);
+        fs.appendFileSync(path.join(dir, "examples/cartie/apps/api/src/server.ts"), "\n// a change\n");
+        assert.deepEqual(changed(before, await evaluate(dir)), ["api", "api-image", "migration-image", "verification"]);
+    });
+
+    it("a new migration: also the migration, and only then", async () => {
+        const dir = makeProjectDir({ copyApp: true });
+        const before = await evaluate(dir);
+        writeTree(dir, { "examples/cartie/apps/api/prisma/migrations/v99_test/migration.sql": "SELECT 1;\n" });
+        assert.deepEqual(changed(before, await evaluate(dir)), ["api", "api-image", "migration", "migration-image", "verification"]);
+    });
+
+    it("an apiBaseUrl change: only the web image and what depends on it", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir);
+        const after = await evaluate(dir, validStackConfig({ "cartie:apiBaseUrl": "https://cartie.example.org/api" }));
+        assert.deepEqual(changed(before, after), ["verification", "web", "web-image"]);
+    });
+
+    it("a file .dockerignore excludes changes nothing", async () => {
+        const dir = makeProjectDir({ copyApp: true });
+        const before = await evaluate(dir);
+        writeTree(dir, { "examples/cartie/apps/api/node_modules/x/index.js": "x", "examples/cartie/apps/api/dist/server.js": "stale", "examples/cartie/apps/web/.env": "X=1" });
+        assert.deepEqual(changed(before, await evaluate(dir)), []);
+    });
+
+    it("a public port change touches only the proxy and the verification", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir);
+        const after = await evaluate(dir, validStackConfig({ "cartie:publicPort": "9090", "cartie:publicUrl": "http://localhost:8082" }));
+        assert.deepEqual(changed(before, after), ["proxy", "verification"]);
+    });
+});
+
+describe("failing before anything is registered", () => {
+    const failure = async (dir: string, config?: Record<string, string>, secretKeys?: string[]): Promise<ProgramError> => {
+        try {
+            await evaluate(dir, config, secretKeys);
+        } catch (err) {
+            if (err instanceof ProgramError) return err;
+            throw err;
+        }
+        assert.fail("the program did not fail");
+    };
+
+    it("a missing secret", async () => {
+        const err = await failure(makeProjectDir(), validStackConfig({ "cartie:seedSuperadminPassword": undefined }));
+        assert.match(err.message, /cartie:seedSuperadminPassword: missing/);
+        assert.match(err.message, /pulumi config set --secret cartie:seedSuperadminPassword/);
+        assert.equal(err.registered, 0);
+    });
+
+    it("a secret set without --secret", async () => {
+        const err = await failure(makeProjectDir(), validStackConfig(), SECRET_CONFIG_KEYS.filter((k) => k !== "cartie:jwtSecret"));
+        assert.match(err.message, /cartie:jwtSecret: is stored in plaintext/);
+        assert.equal(err.registered, 0);
+    });
+
+    it("a build context that would leak node_modules, dist or .env", async () => {
+        const dir = makeProjectDir({ copyApp: true });
+        fs.writeFileSync(path.join(dir, "examples/cartie/apps/api/.dockerignore"), "node_modules\n");
+        const err = await failure(dir);
+        assert.match(err.message, /apps\/api\/\.dockerignore does not exclude dist, \.env/);
+        assert.equal(err.registered, 0);
+    });
+});

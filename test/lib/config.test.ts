@@ -1,0 +1,183 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError, RawConfig, imageRefProblem, isPlaceholder, mergeSources, validateConfig } from "../../lib/config";
+import { readEnvironment } from "../../lib/stackConfig";
+import { TEST_SECRETS, makeProjectDir } from "../support/mockRuntime";
+
+const projectDir = makeProjectDir();
+const opts = { projectDir, stack: "dev", project: "cartie-platform" };
+
+function stack(values: Record<string, string>, encrypted = true): RawConfig {
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, source: "stack" as const, encrypted }]));
+}
+
+const valid = {
+    seedSuperadminEmail: "admin@cartie.test",
+    postgresPassword: TEST_SECRETS.postgresPassword,
+    jwtSecret: TEST_SECRETS.jwtSecret,
+    seedSuperadminPassword: TEST_SECRETS.seedSuperadminPassword,
+};
+
+function problemsOf(raw: RawConfig): ConfigError {
+    try {
+        validateConfig(raw, opts);
+    } catch (err) {
+        if (err instanceof ConfigError) return err;
+        throw err;
+    }
+    assert.fail("expected a ConfigError");
+}
+
+describe("config contract", () => {
+    it("applies the documented defaults", () => {
+        const cfg = validateConfig(stack(valid), opts);
+        assert.equal(cfg.appRoot, "examples/cartie");
+        assert.equal(cfg.appRootAbs, path.join(projectDir, "examples/cartie"));
+        assert.equal(cfg.publicPort, 8082);
+        assert.equal(cfg.publicBind, "127.0.0.1");
+        assert.equal(cfg.publicUrl, "http://localhost:8082");
+        assert.equal(cfg.apiBaseUrl, "http://localhost:8082/api");
+        assert.equal(cfg.migrationBaseline, "v41_baseline");
+        assert.equal(cfg.namePrefix, "cartie-dev");
+        assert.equal(cfg.dataVolume, "cartie-dev-db-data");
+        assert.equal(imageRefProblem(cfg.postgresImage), undefined);
+        assert.equal(imageRefProblem(cfg.caddyImage), undefined);
+    });
+
+    it("derives publicUrl and apiBaseUrl from the port, and lets each be set", () => {
+        assert.equal(validateConfig(stack({ ...valid, publicPort: "9090" }), opts).apiBaseUrl, "http://localhost:9090/api");
+        const cfg = validateConfig(stack({ ...valid, publicUrl: "https://cartie.example.org/" }), opts);
+        assert.equal(cfg.publicUrl, "https://cartie.example.org");
+        assert.equal(cfg.apiBaseUrl, "https://cartie.example.org/api");
+    });
+
+    it("reports every problem at once, each with its key and exact fix", () => {
+        const err = problemsOf(
+            stack({
+                seedSuperadminEmail: "not-an-email",
+                postgresPassword: "changeme",
+                jwtSecret: "short-but-real-7Q",
+                publicPort: "70000",
+                publicUrl: "localhost:8082",
+                postgresImage: "postgres:latest",
+                caddyImage: "caddy",
+                appRoot: "no/such/dir",
+            }),
+        );
+        const keys = err.problems.map((p) => p.key).sort();
+        assert.deepEqual(keys, ["appRoot", "caddyImage", "jwtSecret", "postgresImage", "postgresPassword", "publicPort", "publicUrl", "seedSuperadminEmail", "seedSuperadminPassword"].sort());
+        const byKey = Object.fromEntries(err.problems.map((p) => [p.key, p]));
+        assert.match(byKey.seedSuperadminPassword.problem, /missing/);
+        assert.match(byKey.seedSuperadminPassword.fix, /pulumi config set --secret cartie:seedSuperadminPassword/);
+        assert.match(byKey.seedSuperadminPassword.fix, /SEED_SUPERADMIN_PASSWORD=/);
+        assert.match(byKey.postgresPassword.problem, /placeholder/);
+        assert.match(byKey.jwtSecret.problem, /too short.*at least 32/);
+        assert.match(byKey.publicPort.problem, /between 1 and 65535/);
+        assert.match(byKey.publicUrl.problem, /not an http\(s\) URL/);
+        assert.match(byKey.postgresImage.problem, /latest/);
+        assert.match(byKey.caddyImage.problem, /no tag/);
+        assert.match(byKey.appRoot.problem, /does not exist/);
+        assert.match(err.message, /9 problems; nothing was changed/);
+    });
+
+    it("never puts a secret's value in the message", () => {
+        const secret = "short-but-real-7Q";
+        const err = problemsOf(stack({ ...valid, jwtSecret: secret, postgresPassword: "changeme" }));
+        assert.ok(!err.message.includes(secret), "the too-short secret leaked into the message");
+        assert.ok(!err.message.includes("changeme"), "the placeholder value leaked into the message");
+    });
+
+    it("refuses empty values and placeholders", () => {
+        const err = problemsOf(stack({ ...valid, seedSuperadminPassword: "   ", jwtSecret: "<your jwt secret here, long enough>" }));
+        const byKey = Object.fromEntries(err.problems.map((p) => [p.key, p.problem]));
+        assert.match(byKey.seedSuperadminPassword, /empty/);
+        assert.match(byKey.jwtSecret, /placeholder/);
+        for (const v of ["changeme", "CHANGE_ME", "xxxxxxxx", "TODO: fill in", "password", "secret"]) assert.ok(isPlaceholder(v), v);
+        assert.ok(!isPlaceholder(TEST_SECRETS.jwtSecret));
+    });
+
+    it("refuses a secret kept in plaintext in the stack file", () => {
+        const raw: RawConfig = { ...stack(valid), jwtSecret: { value: TEST_SECRETS.jwtSecret, source: "stack", encrypted: false } };
+        const err = problemsOf(raw);
+        assert.deepEqual(err.problems.map((p) => p.key), ["jwtSecret"]);
+        assert.match(err.problems[0].problem, /plaintext/);
+        assert.match(err.problems[0].fix, /pulumi config rm cartie:jwtSecret.*pulumi config set --secret cartie:jwtSecret/);
+    });
+
+    it("checks the app layout and the baseline migration", () => {
+        const notMonorepo = problemsOf(stack({ ...valid, appRoot: "examples" }));
+        assert.match(notMonorepo.problems[0].problem, /apps\/api\/Dockerfile and apps\/web\/Dockerfile not found/);
+        const baseline = problemsOf(stack({ ...valid, migrationBaseline: "v40_nothing" }));
+        assert.equal(baseline.problems[0].key, "migrationBaseline");
+        assert.match(baseline.problems[0].problem, /"v40_nothing" not found.*found: v41_baseline/);
+    });
+
+    it("accepts only IP addresses to bind to", () => {
+        assert.equal(validateConfig(stack({ ...valid, publicBind: "0.0.0.0" }), opts).publicBind, "0.0.0.0");
+        assert.equal(problemsOf(stack({ ...valid, publicBind: "everywhere" })).problems[0].key, "publicBind");
+    });
+
+    it("lets stack config win over the environment", () => {
+        const merged = mergeSources(
+            { jwtSecret: { value: "from-stack", encrypted: true } },
+            { JWT_SECRET: "from-env", POSTGRES_PASSWORD: "pg-from-env", SEED_SUPERADMIN_EMAIL: undefined },
+        );
+        assert.deepEqual(merged.jwtSecret, { value: "from-stack", source: "stack", encrypted: true });
+        assert.deepEqual(merged.postgresPassword, { value: "pg-from-env", source: "env" });
+        assert.equal(merged.seedSuperadminEmail, undefined);
+    });
+
+    it("pins images: a tag or digest, never latest", () => {
+        assert.equal(imageRefProblem("postgres:15.10-bookworm"), undefined);
+        assert.equal(imageRefProblem("registry.example.org:5000/team/caddy:2.8.4"), undefined);
+        assert.equal(imageRefProblem(`postgres@sha256:${"a".repeat(64)}`), undefined);
+        assert.match(imageRefProblem("registry.example.org:5000/caddy") ?? "", /no tag/);
+        assert.match(imageRefProblem("caddy:latest") ?? "", /latest/);
+        assert.match(imageRefProblem("Not An Image") ?? "", /not a valid image reference/);
+    });
+});
+
+describe("environment and .env (dotenv-safe)", () => {
+    const names = ["POSTGRES_PASSWORD", "JWT_SECRET", "SEED_SUPERADMIN_PASSWORD", "SEED_SUPERADMIN_EMAIL"];
+    let saved: Record<string, string | undefined>;
+    beforeEach(() => {
+        saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+        for (const n of names) delete process.env[n];
+    });
+    afterEach(() => {
+        for (const n of names) {
+            if (saved[n] === undefined) delete process.env[n];
+            else process.env[n] = saved[n];
+        }
+    });
+
+    it("reads the contract's names from .env", () => {
+        const dir = makeProjectDir({ envFile: `POSTGRES_PASSWORD=${TEST_SECRETS.postgresPassword}\nSEED_SUPERADMIN_EMAIL=ops@cartie.test\n` });
+        const { values, envFile } = readEnvironment(dir);
+        assert.equal(envFile, ".env");
+        assert.equal(values.POSTGRES_PASSWORD, TEST_SECRETS.postgresPassword);
+        assert.equal(values.SEED_SUPERADMIN_EMAIL, "ops@cartie.test");
+        assert.equal(values.JWT_SECRET, undefined);
+    });
+
+    it("does not fail on names missing from .env: stack config may hold them, validation decides", () => {
+        const dir = makeProjectDir({ envFile: "JWT_SECRET=\n" });
+        const { values } = readEnvironment(dir);
+        assert.equal(values.JWT_SECRET, "");
+        const err = problemsOf(mergeSources({}, values));
+        const byKey = Object.fromEntries(err.problems.map((p) => [p.key, p]));
+        assert.match(byKey.jwtSecret.problem, /empty/);
+        assert.match(byKey.postgresPassword.fix, /POSTGRES_PASSWORD=/);
+    });
+
+    it("keeps .env.example listing exactly the names the contract reads from the environment", () => {
+        const example = fs.readFileSync(path.resolve(__dirname, "../../.env.example"), "utf8");
+        const listed = example
+            .split("\n")
+            .filter((l) => /^[A-Z_]+=/.test(l))
+            .map((l) => l.split("=")[0])
+            .sort();
+        assert.deepEqual(listed, [...names].sort());
+    });
+});
