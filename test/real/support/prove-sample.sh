@@ -95,7 +95,7 @@ done
 docker exec "$DB" pg_isready -U cartie -d cartie >/dev/null || fail "postgres not ready: $(docker logs "$DB" 2>&1 | tail -5)"
 done_step
 
-DBURL=postgresql://cartie:proof-db-pw@db:5432/cartie
+DBURL="postgresql://cartie:proof-db-pw@db:5432/cartie?schema=public"   # same shape as the platform's
 run_api() { docker run --rm --network "$NET" -e DATABASE_URL="$DBURL" "$API_IMAGE" "$@"; }
 
 # The incident: a database that has `users` (made by hand) but no migration history.
@@ -104,11 +104,14 @@ docker exec -i "$DB" psql -q -v ON_ERROR_STOP=1 -U cartie -d cartie \
   <"$API_DIR/prisma/migrations/v41_baseline/migration.sql"
 docker exec "$DB" psql -q -U cartie -d cartie -c \
   "INSERT INTO users (id, email, \"passwordHash\", role) VALUES ('legacy-1', 'legacy@cartie.test', 'x', 'user')"
-if out=$(run_api npx prisma migrate deploy 2>&1); then fail "deploy on an unbaselined db succeeded"; fi
+if out=$(run_api npx --no-install prisma migrate deploy 2>&1); then fail "deploy on an unbaselined db succeeded"; fi
 grep -q P3005 <<<"$out" || fail "expected P3005, got: $out"
-run_api npx prisma migrate resolve --applied v41_baseline >/dev/null
-run_api npx prisma migrate deploy >/dev/null
-status=$(run_api npx prisma migrate status 2>&1) || fail "migrate status: $status"
+t=$(date +%s); run_api npx --no-install prisma migrate resolve --applied v41_baseline >/dev/null 2>&1
+echo "prove-sample:   migrate resolve --applied v41_baseline: $(( $(date +%s) - t )) s" >&2
+t=$(date +%s); run_api npx --no-install prisma migrate deploy >/dev/null 2>&1
+echo "prove-sample:   migrate deploy: $(( $(date +%s) - t )) s" >&2
+t=$(date +%s); status=$(run_api npx --no-install prisma migrate status 2>&1) || fail "migrate status: $status"
+echo "prove-sample:   migrate status: $(( $(date +%s) - t )) s" >&2
 grep -q "Database schema is up to date" <<<"$status" || fail "status: $status"
 [ "$(docker exec "$DB" psql -Atq -U cartie -d cartie -c 'SELECT count(*) FROM users')" = 1 ] || fail "rows lost"
 docker exec "$DB" pg_dump -U cartie -d cartie --schema-only >/dev/null || fail "pg_dump"
