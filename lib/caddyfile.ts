@@ -24,7 +24,8 @@ export function renderCaddyfile(opts: CaddyfileOptions): string {
     return [
         "# Rendered by the cartie-platform Pulumi program; edits here are overwritten by `pulumi up`.",
         "{",
-        "\tadmin localhost:2019",
+        // IPv4 loopback: the proxy's healthcheck reads the admin API at 127.0.0.1 inside the container.
+        "\tadmin 127.0.0.1:2019",
         "\tauto_https off",
         "}",
         "",
