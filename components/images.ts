@@ -38,6 +38,8 @@ export class AppImage extends pulumi.ComponentResource {
                     args: args.buildArgs,
                 },
                 skipPush: true,
+                // The content tag is known without building, so preview stays fast and still exact.
+                buildOnPreview: false,
             },
             { parent: this },
         );

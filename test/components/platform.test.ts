@@ -137,6 +137,7 @@ describe("the platform under the mock runtime", () => {
         const apiImage = run.one("docker:index/image:Image", "api-image");
         assert.match(String(apiImage.inputs.imageName), /^cartie-dev-api:[0-9a-f]{16}$/);
         assert.equal(apiImage.inputs.skipPush, true);
+        assert.equal(apiImage.inputs.buildOnPreview, false);
         assert.equal(run.one(CONTAINER, "api").inputs.image, apiImage.inputs.imageName);
         assert.equal(run.one(CONTAINER, "web").inputs.image, run.one("docker:index/image:Image", "web-image").inputs.imageName);
         assert.equal(run.outputs.apiImage, apiImage.inputs.imageName);
