@@ -37,7 +37,9 @@ export class Migration extends pulumi.ComponentResource {
     constructor(name: string, args: MigrationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cartie:platform:Migration", name, {}, opts);
         const migratorTag = pulumi.output(args.migrationsHash).apply((h) => `${args.migratorRepository}:${h.slice(0, 16)}`);
-        const tag = new docker.Tag(`${name}-image`, { sourceImage: args.apiImageName, targetImage: migratorTag }, { parent: this });
+        // Moving the tag to a new api image replaces this resource under the same target name:
+        // delete-first, or deleting the old resource would untag the new image.
+        const tag = new docker.Tag(`${name}-image`, { sourceImage: args.apiImageName, targetImage: migratorTag }, { parent: this, deleteBeforeReplace: true });
         this.migratorImage = tag.targetImage;
         this.command = new command.local.Command(
             name,

@@ -143,6 +143,14 @@ describe("the platform under the mock runtime", () => {
         assert.equal(run.outputs.apiImage, apiImage.inputs.imageName);
     });
 
+    it("reaches the api image for migrations through a tag named by the migrations digest", () => {
+        const tag = run.one("docker:index/tag:Tag", "migration-image");
+        assert.equal(tag.inputs.sourceImage, run.one("docker:index/image:Image", "api-image").inputs.imageName);
+        assert.match(String(tag.inputs.targetImage), /^cartie-dev-api-migrator:[0-9a-f]{16}$/);
+        assert.equal(tag.deleteBeforeReplace, true, "a create-first replacement would untag the new image");
+        assert.equal((run.one(COMMAND, "migration").inputs.environment as Record<string, string>).CARTIE_MIGRATOR_IMAGE, tag.inputs.targetImage);
+    });
+
     it("runs the migration and the verification as project modules", () => {
         const migration = run.one(COMMAND, "migration");
         assert.equal(migration.inputs.create, "node --import tsx scripts/migrate.ts");
