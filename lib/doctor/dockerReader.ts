@@ -1,0 +1,316 @@
+/**
+ * The doctor's thin Docker reader: dockerode (which honours DOCKER_HOST), read-only calls only
+ * (ping, list, inspect, logs, archive GET) plus `psql` SELECTs in the db container and HTTP GETs
+ * on the proxy's published port. Every log line leaves this module masked.
+ */
+import Docker from "dockerode";
+import { LABELS } from "../labels";
+import { DB_NAME, DB_USER, looksSecretName, maskSecrets } from "../env";
+import { readDatabaseState } from "../migrationRun";
+import { dockerMigrationTarget } from "../dockerMigrationTarget";
+import { ContainerFacts, DbFacts, ProbeResult, Role, WebBundleFacts } from "./types";
+import { DoctorInputError } from "./errors";
+
+export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
+export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
+
+/** Where dockerode connects, for messages. */
+export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+    return env.DOCKER_HOST && env.DOCKER_HOST.trim() !== "" ? `DOCKER_HOST=${env.DOCKER_HOST}` : "unix:///var/run/docker.sock";
+}
+
+function describeConnectError(err: unknown): string {
+    const e = err as NodeJS.ErrnoException & { statusCode?: number };
+    const code = e.code ?? (e.statusCode ? `HTTP ${e.statusCode}` : undefined);
+    const base = `cannot reach the Docker daemon at ${dockerEndpoint()}`;
+    if (code === "ENOENT") return `${base}: no socket there; is dockerd running?`;
+    if (code === "ECONNREFUSED") return `${base}: connection refused; is dockerd running, and is DOCKER_HOST right?`;
+    if (code === "EACCES") return `${base}: permission denied on the socket; run as a user in the docker group`;
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${base}: host not found; check DOCKER_HOST`;
+    if (code === "ETIMEDOUT" || code === "TIMEOUT") return `${base}: no answer within 5 s; check DOCKER_HOST`;
+    return `${base}: ${(e.message ?? String(err)).split("\n")[0]}`;
+}
+
+/** A connected client, or a DoctorInputError with one clear line. */
+export async function connectDocker(): Promise<Docker> {
+    let docker: Docker;
+    try {
+        docker = new Docker();
+    } catch (err) {
+        throw new DoctorInputError(`bad DOCKER_HOST (${dockerEndpoint()}): ${(err as Error).message.split("\n")[0]}`);
+    }
+    try {
+        await withTimeout(docker.ping(), 5000);
+    } catch (err) {
+        throw new DoctorInputError(describeConnectError(err));
+    }
+    return docker;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+        const t = setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "TIMEOUT" })), ms);
+        p.then(
+            (v) => {
+                clearTimeout(t);
+                resolve(v);
+            },
+            (e: unknown) => {
+                clearTimeout(t);
+                reject(e instanceof Error ? e : new Error(String(e)));
+            },
+        );
+    });
+}
+
+/** A compose service name → the platform role it plays. */
+export function roleOfService(service: string): Role {
+    const s = service.toLowerCase();
+    if (/^(db|postgres|postgresql|database)$/.test(s)) return "db";
+    if (/^(api|backend|server)$/.test(s)) return "api";
+    if (/^(web|frontend|spa|ui)$/.test(s)) return "web";
+    if (/^(proxy|caddy|gateway)$/.test(s)) return "proxy";
+    return "other";
+}
+
+/** `infra2-api-1` / `infra2_api_1` → `api` for project `infra2`. */
+export function legacyService(name: string, project: string): string | undefined {
+    const esc = project.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp(`^/?${esc}[-_]([a-z0-9][a-z0-9_.-]*?)[-_]\\d+$`, "i").exec(name)?.[1];
+}
+
+export interface Located {
+    id: string;
+    name: string;
+    role: Role;
+    origin: "stack" | "legacy";
+}
+
+/** The stack's containers by label; the legacy compose project's by label or by name. */
+export async function locateContainers(docker: Docker, project: string, stack: string, legacy?: string): Promise<Located[]> {
+    const all = await docker.listContainers({ all: true });
+    const out: Located[] = [];
+    for (const c of all) {
+        const labels = c.Labels ?? {};
+        const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
+        if (labels[LABELS.stack] === stack && (labels[LABELS.project] ?? project) === project) {
+            const comp = labels[LABELS.component];
+            out.push({ id: c.Id, name, role: comp === "db" || comp === "api" || comp === "web" || comp === "proxy" ? comp : "other", origin: "stack" });
+            continue;
+        }
+        if (!legacy) continue;
+        const service = labels[COMPOSE_PROJECT_LABEL] === legacy ? labels[COMPOSE_SERVICE_LABEL] ?? legacyService(name, legacy) : legacyService(name, legacy);
+        if (service !== undefined) out.push({ id: c.Id, name, role: roleOfService(service), origin: "legacy" });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers) into text; a TTY stream is plain. */
+export function demuxLogs(buf: Buffer): string {
+    const parts: string[] = [];
+    let i = 0;
+    const framed = buf.length >= 8 && (buf[0] === 1 || buf[0] === 2 || buf[0] === 0) && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
+    if (!framed) return buf.toString("utf8");
+    while (i + 8 <= buf.length) {
+        const size = buf.readUInt32BE(i + 4);
+        parts.push(buf.subarray(i + 8, i + 8 + size).toString("utf8"));
+        i += 8 + size;
+    }
+    return parts.join("");
+}
+
+/** Values of the container's secret-looking variables, for masking. */
+export function secretValuesOf(env: string[]): string[] {
+    return env.flatMap((kv) => {
+        const eq = kv.indexOf("=");
+        if (eq <= 0) return [];
+        const name = kv.slice(0, eq);
+        const value = kv.slice(eq + 1);
+        if (looksSecretName(name)) return [value, ...urlPassword(value)];
+        // A URL: only its password is secret (maskSecrets also masks any user:password@ form).
+        return /^[A-Z0-9_]*(URL|URI|DSN)$/.test(name) ? urlPassword(value) : [];
+    });
+}
+
+function urlPassword(value: string): string[] {
+    try {
+        const u = new URL(value);
+        return u.password ? [decodeURIComponent(u.password)] : [];
+    } catch {
+        return [];
+    }
+}
+
+/** `cartie-dev-api:0123456789abcdef` → the content tag, when the tag looks like one. */
+export function tagOfImage(image: string): string | undefined {
+    const m = /:([0-9a-f]{16})$/.exec(image);
+    return m?.[1];
+}
+
+export async function readContainer(docker: Docker, loc: Located, tail: number, knownSecrets: string[]): Promise<{ facts: ContainerFacts; info: Docker.ContainerInspectInfo }> {
+    const container = docker.getContainer(loc.id);
+    const info = await container.inspect();
+    const env = info.Config.Env ?? [];
+    const secrets = [...knownSecrets, ...secretValuesOf(env)];
+    const mask = (s: string): string => maskSecrets(s, secrets);
+    let logText = "";
+    try {
+        const buf = await container.logs({ stdout: true, stderr: true, tail, timestamps: false, follow: false });
+        logText = info.Config.Tty ? buf.toString("utf8") : demuxLogs(buf);
+    } catch {
+        logText = "";
+    }
+    const logLines = logText
+        .split(/\r?\n/)
+        .filter((l) => l.trim() !== "")
+        .slice(-tail)
+        .map(mask);
+    const health = info.State.Health;
+    const healthStatus = health?.Status;
+    const started = Date.parse(info.State.StartedAt);
+    const running = info.State.Running && !info.State.Restarting;
+    const labelTag = info.Config.Labels?.[LABELS.contentTag];
+    const facts: ContainerFacts = {
+        id: info.Id,
+        name: loc.name,
+        role: loc.role,
+        origin: loc.origin,
+        image: info.Config.Image,
+        state: info.State.Status,
+        health: healthStatus === "healthy" || healthStatus === "unhealthy" || healthStatus === "starting" ? healthStatus : health ? "none" : undefined,
+        restartCount: info.RestartCount ?? 0,
+        exitCode: info.State.Running && !info.State.Restarting ? undefined : info.State.ExitCode,
+        uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : undefined,
+        contentTag: labelTag ?? tagOfImage(info.Config.Image),
+        logLines,
+        healthLog: (health?.Log ?? []).map((l) => mask(l.Output.replace(/\s+/g, " ").trim() || `exit ${l.ExitCode}`)).slice(-3),
+        envNames: env.flatMap((kv) => {
+            const eq = kv.indexOf("=");
+            return eq > 0 && kv.slice(eq + 1).trim() !== "" ? [kv.slice(0, eq)] : [];
+        }),
+    };
+    return { facts, info };
+}
+
+/** `NAME=value` of a container's environment (for non-secret settings like POSTGRES_USER). */
+export function envValue(env: string[], name: string): string | undefined {
+    const kv = env.find((e) => e.startsWith(`${name}=`));
+    return kv?.slice(name.length + 1);
+}
+
+/** The migration history, read with SELECTs through psql in the db container. */
+export async function readDb(dbName: string, info: Docker.ContainerInspectInfo): Promise<DbFacts> {
+    if (!info.State.Running || info.State.Restarting) return { container: dbName, error: `${dbName} is not running` };
+    const env = info.Config.Env ?? [];
+    const target = dockerMigrationTarget({
+        dbContainer: info.Id,
+        network: "",
+        image: "",
+        databaseUrl: "",
+        dbUser: envValue(env, "POSTGRES_USER") || DB_USER,
+        dbName: envValue(env, "POSTGRES_DB") || envValue(env, "POSTGRES_USER") || DB_NAME,
+    });
+    try {
+        const state = await withTimeout(readDatabaseState(target), 20000);
+        return { container: dbName, state };
+    } catch (err) {
+        return { container: dbName, error: maskSecrets((err as Error).message.split("\n")[0], secretValuesOf(env)) };
+    }
+}
+
+// ---- web bundle -----------------------------------------------------------------------------
+
+/** Files of a tar archive (ustar; PAX/GNU long-name records are skipped), limited in size. */
+export function untar(buf: Buffer): { name: string; data: Buffer }[] {
+    const files: { name: string; data: Buffer }[] = [];
+    let off = 0;
+    while (off + 512 <= buf.length) {
+        const header = buf.subarray(off, off + 512);
+        if (header.every((b) => b === 0)) break;
+        const str = (a: number, b: number): string => header.subarray(a, b).toString("utf8").replace(/\0.*$/s, "");
+        const name = str(0, 100);
+        const prefix = str(345, 500);
+        const size = parseInt(str(124, 136).trim() || "0", 8) || 0;
+        const type = String.fromCharCode(header[156] || 48);
+        const full = prefix ? `${prefix}/${name}` : name;
+        if (type === "0" || type === "7") files.push({ name: full, data: buf.subarray(off + 512, off + 512 + size) });
+        off += 512 + Math.ceil(size / 512) * 512;
+    }
+    return files;
+}
+
+async function readStream(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+        const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+        total += b.length;
+        if (total > limit) throw new Error(`archive larger than ${limit} bytes`);
+        chunks.push(b);
+    }
+    return Buffer.concat(chunks);
+}
+
+/** URLs in JavaScript text that look like an API base (`http(s)://host[:port]/…`). */
+export function urlsInBundle(js: string): string[] {
+    const found = new Set<string>();
+    const re = /https?:\/\/[A-Za-z0-9.[\]:-]+(?:\/[A-Za-z0-9._~%/-]*)?/g;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(js))) {
+        const u = m[0].replace(/\/+$/, "");
+        if (/\/\/(www\.)?w3\.org|reactjs\.org|vitejs\.dev/.test(u)) continue;
+        found.add(u);
+    }
+    return [...found].sort();
+}
+
+/** Reads the SPA's JavaScript from the web container (GET archive of /srv) and looks for the API base URL. */
+export async function readWebBundle(docker: Docker, c: ContainerFacts, expectedBase: string | undefined, root = "/srv"): Promise<WebBundleFacts> {
+    try {
+        const stream = await docker.getContainer(c.id).getArchive({ path: root });
+        const files = untar(await readStream(stream, 64 * 1024 * 1024)).filter((f) => /\.(m?js)$/.test(f.name));
+        if (files.length === 0) return { container: c.name, urls: [], containsExpected: false, error: `no JavaScript under ${root}` };
+        const text = files.map((f) => f.data.toString("utf8")).join("\n");
+        const want = expectedBase?.replace(/\/+$/, "");
+        return { container: c.name, urls: urlsInBundle(text), containsExpected: want !== undefined && text.includes(want) };
+    } catch (err) {
+        const e = err as { statusCode?: number; message?: string };
+        return { container: c.name, urls: [], containsExpected: false, error: e.statusCode === 404 ? `${root} not found in ${c.name}` : (e.message ?? String(err)).split("\n")[0] };
+    }
+}
+
+// ---- proxy probe ----------------------------------------------------------------------------
+
+/** Host URLs of the proxy's published port(s). */
+export function publishedUrls(info: Docker.ContainerInspectInfo): string[] {
+    const ports = info.NetworkSettings?.Ports ?? {};
+    const urls: string[] = [];
+    for (const [spec, bindings] of Object.entries(ports)) {
+        if (!spec.endsWith("/tcp") || !bindings) continue;
+        for (const b of bindings) {
+            if (!b.HostPort) continue;
+            const ip = !b.HostIp || b.HostIp === "0.0.0.0" ? "127.0.0.1" : b.HostIp === "::" ? "[::1]" : b.HostIp.includes(":") ? `[${b.HostIp}]` : b.HostIp;
+            urls.push(`http://${ip}:${b.HostPort}`);
+        }
+    }
+    return [...new Set(urls)];
+}
+
+/** GET `/` and `/api/health` through the proxy: how the outside sees the platform. */
+export async function probeProxy(name: string, info: Docker.ContainerInspectInfo, healthPath: string): Promise<ProbeResult[]> {
+    if (!info.State.Running) return [];
+    const out: ProbeResult[] = [];
+    for (const base of publishedUrls(info).slice(0, 1)) {
+        for (const p of ["/", healthPath]) {
+            const url = `${base}${p}`;
+            try {
+                const res = await fetch(url, { signal: AbortSignal.timeout(4000), redirect: "manual" });
+                await res.arrayBuffer().catch(() => undefined);
+                out.push({ container: name, url, status: res.status });
+            } catch (err) {
+                out.push({ container: name, url, error: (err as Error).message.split("\n")[0] });
+            }
+        }
+    }
+    return out;
+}
