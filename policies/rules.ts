@@ -1,0 +1,23 @@
+import { Policies } from "@pulumi/policy";
+import { dataIsProtected } from "./data";
+import { noSecretsInImages, pinnedImages } from "./images";
+import { forwardOnlyMigrations } from "./migrations";
+import { onlyTheProxyIsPublic } from "./network";
+import { healthAndRestart, noHostTakeover } from "./runtime";
+import { requiredSecrets, secretsAreSecret } from "./secrets";
+
+/**
+ * The rules of `cartie-guard`, on their own: importing this module starts nothing, so tests (and
+ * other tools) can run the rules without the policy server that `index.ts` starts.
+ */
+export const policies: Policies = [
+    requiredSecrets,
+    secretsAreSecret,
+    noSecretsInImages,
+    dataIsProtected,
+    onlyTheProxyIsPublic,
+    pinnedImages,
+    healthAndRestart,
+    forwardOnlyMigrations,
+    noHostTakeover,
+];

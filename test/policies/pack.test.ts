@@ -1,0 +1,247 @@
+import * as assert from "node:assert/strict";
+import { ChildProcess, spawn } from "node:child_process";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import * as policyServer from "@pulumi/policy/server";
+import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
+import {
+    AnalyzeDiagnostic,
+    AnalyzeRequest,
+    AnalyzeResponse,
+    AnalyzerInfo,
+    AnalyzerStackConfigureRequest,
+    ConfigureAnalyzerRequest,
+    EnforcementLevel,
+    PolicyConfig,
+} from "@pulumi/pulumi/proto/analyzer_pb";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { TYPES } from "../../policies/util";
+import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources } from "./support";
+
+const PACK_DIR = path.resolve(__dirname, "../../policies");
+
+interface Diagnostic {
+    policy: string;
+    level: "advisory" | "mandatory" | "other";
+    message: string;
+    urn: string;
+}
+
+function toDiagnostic(d: AnalyzeDiagnostic, urn: string): Diagnostic {
+    const level = d.getEnforcementlevel();
+    return {
+        policy: d.getPolicyname(),
+        level: level === EnforcementLevel.MANDATORY ? "mandatory" : level === EnforcementLevel.ADVISORY ? "advisory" : "other",
+        message: d.getMessage(),
+        urn: d.getUrn() || urn,
+    };
+}
+
+/** Starts `policies/index.ts` the way the engine starts a pack and returns its port (printed on stdout). */
+function startPack(): Promise<{ child: ChildProcess; port: number }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "index.ts"], { cwd: PACK_DIR, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        const timer = setTimeout(() => reject(new Error(`policy pack did not print a port within 15 s; stderr:\n${err}`)), 15000);
+        child.stdout.on("data", (b: Buffer) => {
+            out += b.toString();
+            const m = /^(\d+)\s*$/m.exec(out);
+            if (m) {
+                clearTimeout(timer);
+                resolve({ child, port: Number(m[1]) });
+            }
+        });
+        child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+        child.on("exit", (code) => {
+            clearTimeout(timer);
+            reject(new Error(`policy pack exited with ${code}; stderr:\n${err}`));
+        });
+    });
+}
+
+describe("cartie-guard through @pulumi/policy's analyzer server", function () {
+    this.timeout(30000);
+    let child: ChildProcess | undefined;
+    let client: AnalyzerClient;
+    let resources: PackResource[];
+    const get = (type: string, name: string): PackResource => find(resources, type, name);
+
+    function analyze(res: PackResource): Promise<Diagnostic[]> {
+        return new Promise((resolve, reject) => {
+            client.analyze(analyzeRequest(res), (e: grpc.ServiceError | null, resp?: AnalyzeResponse) => {
+                if (e || !resp) reject(e ?? new Error("no response"));
+                else resolve(resp.getDiagnosticsList().map((d) => toDiagnostic(d, res.urn)));
+            });
+        });
+    }
+
+    async function analyzeAll(list: PackResource[]): Promise<Diagnostic[]> {
+        const all = (await Promise.all(list.map(analyze))).flat();
+        assert.equal(leakedSecret(all.map((d) => d.message)), undefined, "a diagnostic printed a secret value");
+        return all;
+    }
+
+    /**
+     * Analyzes the program's resources with one changed and returns the diagnostics on the changed
+     * one (the others are the program's own, covered by the valid-config test).
+     */
+    async function withChanged(type: string, name: string, change: (r: PackResource) => void): Promise<Diagnostic[]> {
+        const target = get(type, name);
+        const list = resources.map((r) => (r.type === type && r.name === name ? changed(r, change) : r));
+        return (await analyzeAll(list)).filter((d) => d.urn === target.urn);
+    }
+
+    function configure(levels: Record<string, EnforcementLevel>): Promise<void> {
+        const req = new ConfigureAnalyzerRequest();
+        for (const [name, level] of Object.entries(levels)) {
+            const pc = new PolicyConfig();
+            pc.setEnforcementlevel(level);
+            pc.setProperties(Struct.fromJavaScript({}));
+            req.getPolicyconfigMap().set(name, pc);
+        }
+        return new Promise((resolve, reject) => client.configure(req, (e) => (e ? reject(e) : resolve())));
+    }
+
+    before(async () => {
+        const [{ resources: registered }, started] = await Promise.all([programResources(), startPack()]);
+        resources = registered;
+        child = started.child;
+        client = new AnalyzerClient(`127.0.0.1:${started.port}`, grpc.credentials.createInsecure());
+        // The engine sends the stack's tags first.
+        await new Promise<void>((resolve, reject) =>
+            client.configureStack(new AnalyzerStackConfigureRequest(), (e) => (e ? reject(e) : resolve())),
+        );
+    });
+
+    after(() => {
+        client?.close();
+        if (child && child.exitCode === null) child.kill();
+    });
+
+    it("loads as a policy pack: name, version and the nine rules, all mandatory", async () => {
+        const info = await new Promise<AnalyzerInfo>((resolve, reject) =>
+            client.getAnalyzerInfo(new Empty(), (e: grpc.ServiceError | null, r?: AnalyzerInfo) => (e || !r ? reject(e ?? new Error("no info")) : resolve(r))),
+        );
+        assert.equal(info.getName(), "cartie-guard");
+        assert.equal(info.getVersion(), "0.1.0");
+        const ps = info.getPoliciesList();
+        assert.equal(ps.length, 9);
+        for (const p of ps) {
+            assert.equal(p.getEnforcementlevel(), EnforcementLevel.MANDATORY, p.getName());
+            assert.ok(p.getDescription().length > 20, p.getName());
+        }
+    });
+
+    it("finds no violation in the resources the program registers with valid config", async () => {
+        const diags = await analyzeAll(resources);
+        assert.deepEqual(diags, [], diags.map((d) => `${d.policy}: ${d.message}`).join("\n"));
+    });
+
+    it("stops a missing SEED_SUPERADMIN_PASSWORD (the incident) with required-secrets", async () => {
+        const diags = await withChanged(TYPES.container, "api", (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("SEED_SUPERADMIN_PASSWORD="))));
+        assert.equal(diags.length, 1, diags.map((d) => d.message).join("\n"));
+        assert.equal(diags[0].policy, "required-secrets");
+        assert.equal(diags[0].level, "mandatory");
+        assert.match(diags[0].urn, /Container::api$/);
+        assert.match(diags[0].message, /docker:Container "api": does not set SEED_SUPERADMIN_PASSWORD.*Fix: run `pulumi config set --secret cartie:seedSuperadminPassword/);
+    });
+
+    it("stops a secret passed as plaintext with secrets-are-secret", async () => {
+        const diags = await withChanged(TYPES.container, "api", (r) => {
+            plaintext(r);
+            r.additionalSecretOutputs = [];
+        });
+        assert.deepEqual(
+            diags.map((d) => d.policy),
+            ["secrets-are-secret"],
+        );
+        assert.match(diags[0].message, /docker:Container "api": its environment \(envs\) carries DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_PASSWORD/);
+    });
+
+    it("stops a `latest` image with pinned-images", async () => {
+        const diags = await withChanged(TYPES.remoteImage, "db-image", (r) => (r.wire.name = "postgres:latest"));
+        assert.deepEqual(
+            diags.map((d) => d.policy),
+            ["pinned-images"],
+        );
+        assert.match(diags[0].message, /docker:RemoteImage "db-image": name: "postgres:latest" uses the moving tag "latest"/);
+    });
+
+    it("stops a published db port with only-the-proxy-is-public", async () => {
+        const diags = await withChanged(TYPES.container, "db", (r) => (r.wire.ports = [{ internal: 5432, external: 5432, ip: "0.0.0.0", protocol: "tcp" }]));
+        assert.deepEqual(
+            diags.map((d) => d.policy),
+            ["only-the-proxy-is-public"],
+        );
+        assert.match(diags[0].message, /docker:Container "db": publishes host port 0\.0\.0\.0:5432->5432/);
+    });
+
+    it("shows a policy the secret unwrapped: only additionalSecretOutputs tells a secret from plaintext", async () => {
+        // Secret on the wire, option dropped: flagged, so the rule cannot have seen the wrapper.
+        const wrappedOnly = await analyze(changed(get(TYPES.container, "db"), (r) => (r.additionalSecretOutputs = [])));
+        assert.deepEqual(
+            wrappedOnly.map((d) => d.policy),
+            ["secrets-are-secret"],
+        );
+        // Plaintext on the wire, option kept: passes. The pack cannot see more than the option.
+        assert.deepEqual(await analyze(changed(get(TYPES.container, "db"), plaintext)), []);
+    });
+
+    it("lets the policy config change a rule's level (here to advisory), then back", async () => {
+        const missing = changed(get(TYPES.container, "api"), (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("JWT_SECRET="))));
+        await configure({ "required-secrets": EnforcementLevel.ADVISORY });
+        try {
+            const diags = await analyze(missing);
+            assert.deepEqual(
+                diags.map((d) => [d.policy, d.level]),
+                [["required-secrets", "advisory"]],
+            );
+            await configure({ "required-secrets": EnforcementLevel.DISABLED });
+            assert.deepEqual(await analyze(missing), []);
+        } finally {
+            await configure({});
+        }
+        assert.deepEqual(
+            (await analyze(missing)).map((d) => d.level),
+            ["mandatory"],
+        );
+    });
+});
+
+/** @pulumi/policy's analyze handler: the function its gRPC server registers for `Analyze`. */
+type AnalyzeHandler = (call: { request: AnalyzeRequest }, callback: (err: unknown, resp?: AnalyzeResponse) => void) => Promise<void>;
+const server = policyServer as unknown as {
+    makeAnalyzeRpcFun: (pack: string, version: string, level: string, policies: ResourceValidationPolicy[]) => AnalyzeHandler;
+};
+
+describe("what @pulumi/policy's analyzer hands a policy for a secret input", () => {
+    it("the value unwrapped, with no trace of the secret; the options carry additionalSecretOutputs and protect, not retainOnDelete", async () => {
+        const { resources } = await programResources();
+        const seen: { props: unknown; opts: unknown }[] = [];
+        const probe: ResourceValidationPolicy = {
+            name: "probe",
+            description: "records what a policy receives",
+            enforcementLevel: "advisory",
+            validateResource: (args: ResourceValidationArgs) => {
+                seen.push({ props: JSON.parse(JSON.stringify(args.props)) as unknown, opts: args.opts });
+            },
+        };
+        const handler = server.makeAnalyzeRpcFun("probe-pack", "0.0.0", "advisory", [probe]);
+        for (const r of [find(resources, TYPES.container, "api"), find(resources, TYPES.volume, "db-data")]) {
+            await new Promise<void>((resolve, reject) => {
+                void handler({ request: analyzeRequest(r) }, (e) => (e ? reject(e instanceof Error ? e : new Error("analyze failed")) : resolve()));
+            });
+        }
+        const [api, volume] = seen as { props: Record<string, unknown>; opts: Record<string, unknown> }[];
+        const envs = api.props.envs;
+        assert.ok(Array.isArray(envs) && envs.every((e) => typeof e === "string"), "envs arrives as a plain list of strings");
+        assert.ok(envs.some((e) => /^SEED_SUPERADMIN_PASSWORD=.+/.test(e)), "with the secret value in clear");
+        assert.ok(!JSON.stringify(api.props).includes("4dabf18193072939515e22adb298388d"), "no secret signature survives");
+        assert.deepEqual(api.opts.additionalSecretOutputs, ["envs"]);
+        assert.equal(volume.opts.protect, true);
+        assert.ok(!("retainOnDelete" in volume.opts), "retainOnDelete is not among the options a policy sees");
+    });
+});
