@@ -1,4 +1,5 @@
 /** Command line of `npm run doctor`: parsing, running, exit codes (0 healthy, 1 unhealthy, 2 bad input). */
+import { parseArgs as nodeParseArgs } from "node:util";
 import { DoctorInputError } from "./errors";
 import { renderJson, renderText } from "./render";
 import { DoctorOptions, runDoctor } from "./run";
@@ -14,62 +15,58 @@ export interface CliArgs extends DoctorOptions {
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-    const args: CliArgs = { projectDir: process.cwd(), stack: env.PULUMI_STACK || "dev", overrides: {}, tail: 50, json: false, logLines: 5, help: false };
-    const value = (i: number, flag: string): string => {
-        const v = argv[i + 1];
-        if (v === undefined || v.startsWith("--")) throw new DoctorInputError(`${flag} needs a value`);
-        return v;
-    };
-    const count = (v: string, flag: string): number => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 10000) throw new DoctorInputError(`${flag} must be a whole number from 0 to 10000, not "${v}"`);
+    let parsed: ReturnType<typeof parseCli>;
+    try {
+        parsed = parseCli(argv);
+    } catch (err) {
+        // node's messages name the flag: "Unknown option '--bogus'", "Option '--stack <value>' argument missing"
+        throw new DoctorInputError(`${(err as Error).message.split(". ")[0]}\n${USAGE}`);
+    }
+    const v = parsed.values;
+    const count = (value: string, flag: string): number => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0 || n > 10000) throw new DoctorInputError(`${flag} must be a whole number from 0 to 10000, not "${value}"`);
         return n;
     };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-        const take = (): string => inline ?? value(i++, flag);
-        switch (flag) {
-            case "--json":
-                args.json = true;
-                break;
-            case "--no-db":
-                args.noDb = true;
-                break;
-            case "-h":
-            case "--help":
-                args.help = true;
-                break;
-            case "-s":
-            case "--stack":
-                args.stack = take();
-                break;
-            case "--legacy":
-                args.legacy = take();
-                break;
-            case "--cwd":
-                args.projectDir = take();
-                break;
-            case "--tail":
-                args.tail = Math.max(1, count(take(), flag));
-                break;
-            case "--logs":
-                args.logLines = count(take(), flag);
-                break;
-            case "-c":
-            case "--config": {
-                const kv = take();
-                const eq = kv.indexOf("=");
-                if (eq <= 0) throw new DoctorInputError(`${flag} takes cartie:key=value, not "${kv}"`);
-                args.overrides[kv.slice(0, eq)] = kv.slice(eq + 1);
-                break;
-            }
-            default:
-                throw new DoctorInputError(`unknown argument "${a}"\n${USAGE}`);
-        }
+    const overrides: Record<string, string> = {};
+    for (const kv of v.config ?? []) {
+        const eq = kv.indexOf("=");
+        if (eq <= 0) throw new DoctorInputError(`--config takes cartie:key=value, not "${kv}"`);
+        overrides[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
+    const args: CliArgs = {
+        projectDir: v.cwd ?? process.cwd(),
+        stack: v.stack ?? (env.PULUMI_STACK || "dev"),
+        legacy: v.legacy,
+        overrides,
+        tail: v.tail === undefined ? 50 : Math.max(1, count(v.tail, "--tail")),
+        logLines: v.logs === undefined ? 5 : count(v.logs, "--logs"),
+        json: v.json ?? false,
+        noDb: v["no-db"],
+        help: v.help ?? false,
+    };
     if (!/^[A-Za-z0-9_.-]+$/.test(args.stack)) throw new DoctorInputError(`"${args.stack}" is not a stack name`);
     return args;
+}
+
+/** The flags, parsed strictly by node's own util.parseArgs. */
+function parseCli(argv: string[]) {
+    return nodeParseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+            json: { type: "boolean" },
+            "no-db": { type: "boolean" },
+            help: { type: "boolean", short: "h" },
+            stack: { type: "string", short: "s" },
+            legacy: { type: "string" },
+            cwd: { type: "string" },
+            tail: { type: "string" },
+            logs: { type: "string" },
+            config: { type: "string", short: "c", multiple: true },
+        },
+    });
 }
 
 /** Runs the doctor; returns the exit code. Output goes through the given writers. */

@@ -10,6 +10,7 @@ import { readDatabaseState } from "../migrationRun";
 import { dockerMigrationTarget } from "../dockerMigrationTarget";
 import { ContainerFacts, DbFacts, ProbeResult, Role, WebBundleFacts } from "./types";
 import { DoctorInputError } from "./errors";
+import * as tar from "tar-stream";
 
 export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
 export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
@@ -220,35 +221,22 @@ export async function readDb(dbName: string, info: Docker.ContainerInspectInfo):
 
 // ---- web bundle -----------------------------------------------------------------------------
 
-/** Files of a tar archive (ustar; PAX/GNU long-name records are skipped), limited in size. */
-export function untar(buf: Buffer): { name: string; data: Buffer }[] {
+/** Regular files of a tar stream (via tar-stream), stopping past `limit` bytes in total. */
+export async function untar(stream: NodeJS.ReadableStream, limit: number = 64 * 1024 * 1024): Promise<{ name: string; data: Buffer }[]> {
     const files: { name: string; data: Buffer }[] = [];
-    let off = 0;
-    while (off + 512 <= buf.length) {
-        const header = buf.subarray(off, off + 512);
-        if (header.every((b) => b === 0)) break;
-        const str = (a: number, b: number): string => header.subarray(a, b).toString("utf8").replace(/\0.*$/s, "");
-        const name = str(0, 100);
-        const prefix = str(345, 500);
-        const size = parseInt(str(124, 136).trim() || "0", 8) || 0;
-        const type = String.fromCharCode(header[156] || 48);
-        const full = prefix ? `${prefix}/${name}` : name;
-        if (type === "0" || type === "7") files.push({ name: full, data: buf.subarray(off + 512, off + 512 + size) });
-        off += 512 + Math.ceil(size / 512) * 512;
+    const extract = tar.extract();
+    let total = 0;
+    (stream as NodeJS.ReadableStream & { pipe<T extends NodeJS.WritableStream>(d: T): T }).pipe(extract);
+    for await (const entry of extract) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+            total += chunk.length;
+            if (total > limit) throw new Error(`archive larger than ${limit} bytes`);
+            chunks.push(chunk);
+        }
+        if (entry.header.type === "file") files.push({ name: entry.header.name, data: Buffer.concat(chunks) });
     }
     return files;
-}
-
-async function readStream(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-        const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-        total += b.length;
-        if (total > limit) throw new Error(`archive larger than ${limit} bytes`);
-        chunks.push(b);
-    }
-    return Buffer.concat(chunks);
 }
 
 /** URLs in JavaScript text that look like an API base (`http(s)://host[:port]/…`). */
@@ -268,7 +256,7 @@ export function urlsInBundle(js: string): string[] {
 export async function readWebBundle(docker: Docker, c: ContainerFacts, expectedBase: string | undefined, root = "/srv"): Promise<WebBundleFacts> {
     try {
         const stream = await docker.getContainer(c.id).getArchive({ path: root });
-        const files = untar(await readStream(stream, 64 * 1024 * 1024)).filter((f) => /\.(m?js)$/.test(f.name));
+        const files = (await untar(stream)).filter((f) => /\.(m?js)$/.test(f.name));
         if (files.length === 0) return { container: c.name, urls: [], containsExpected: false, error: `no JavaScript under ${root}` };
         const text = files.map((f) => f.data.toString("utf8")).join("\n");
         const want = expectedBase?.replace(/\/+$/, "");

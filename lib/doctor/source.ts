@@ -4,6 +4,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as dotenv from "dotenv";
+import * as yaml from "js-yaml";
 import { ConfigError, ConfigKey, ConfigProblem, ENV_NAMES, FIELDS, PlatformConfig, RawConfig, mergeSources, validateConfig } from "../config";
 import { contentTag, contextDigest } from "../context";
 import { apiEnvironment } from "../env";
@@ -13,56 +15,46 @@ import { DoctorInputError } from "./errors";
 
 type StackValues = Partial<Record<ConfigKey, { value: string; encrypted: boolean }>>;
 
+function loadYaml(file: string): Record<string, unknown> {
+    try {
+        const doc = yaml.load(fs.readFileSync(file, "utf8"));
+        return doc !== null && typeof doc === "object" ? (doc as Record<string, unknown>) : {};
+    } catch (err) {
+        throw new DoctorInputError(`${path.basename(file)} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+    }
+}
+
 /** `name:` of Pulumi.yaml, or `cartie-platform`. */
 export function readProjectName(projectDir: string): string {
     const file = path.join(projectDir, "Pulumi.yaml");
     if (!fs.existsSync(file)) return "cartie-platform";
-    const m = /^name:\s*["']?([^"'\s#]+)/m.exec(fs.readFileSync(file, "utf8"));
-    return m?.[1] ?? "cartie-platform";
-}
-
-function unquote(v: string): string {
-    const t = v.trim();
-    if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) return t.slice(1, -1);
-    return t.replace(/\s+#.*$/, "");
+    const name = loadYaml(file).name;
+    return typeof name === "string" && name !== "" ? name : "cartie-platform";
 }
 
 /**
- * The `cartie:` keys of a stack file (`config:` block, flat keys). A `secure:` value counts as
- * set and encrypted; its ciphertext is not a usable value here, so it stays out of the result's values.
+ * The `cartie:` keys of a stack file's `config:` map. A `secure:` value counts as set and
+ * encrypted; its ciphertext is not a usable value here, so it stays out of the result's values.
  */
 export function parseStackFile(text: string): { values: StackValues; encryptedKeys: ConfigKey[] } {
+    const doc = yaml.load(text);
+    const config = doc !== null && typeof doc === "object" ? (doc as { config?: unknown }).config : undefined;
     const values: StackValues = {};
     const encryptedKeys: ConfigKey[] = [];
-    const lines = text.split(/\r?\n/);
-    let inConfig = false;
-    for (let i = 0; i < lines.length; i++) {
-        const line = lines[i];
-        if (/^config:\s*$/.test(line)) {
-            inConfig = true;
-            continue;
-        }
-        if (/^\S/.test(line)) inConfig = false;
-        if (!inConfig) continue;
-        const m = /^\s+cartie:([A-Za-z]+):\s*(.*)$/.exec(line);
+    if (config === null || typeof config !== "object") return { values, encryptedKeys };
+    for (const [fullKey, v] of Object.entries(config as Record<string, unknown>)) {
+        const m = /^cartie:([A-Za-z]+)$/.exec(fullKey);
         if (!m || !(m[1] in FIELDS)) continue;
         const key = m[1] as ConfigKey;
-        const rest = m[2].trim();
-        if (rest === "" && /^\s+secure:/.test(lines[i + 1] ?? "")) encryptedKeys.push(key);
-        else if (rest.startsWith("secure:") || rest.startsWith("{")) encryptedKeys.push(key);
-        else values[key] = { value: unquote(rest), encrypted: false };
+        if (v !== null && typeof v === "object" && "secure" in v) encryptedKeys.push(key);
+        else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") values[key] = { value: String(v), encrypted: false };
     }
     return { values, encryptedKeys };
 }
 
-/** `KEY=value` lines of a `.env` file (no expansion), without touching process.env. */
+/** `KEY=value` lines of a `.env` file, parsed by dotenv without touching process.env. */
 export function parseDotEnv(text: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const line of text.split(/\r?\n/)) {
-        const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-        if (m) out[m[1]] = unquote(m[2]);
-    }
-    return out;
+    return dotenv.parse(text);
 }
 
 /** Tables the Prisma schema maps its models to: `@@map("users")`, else the model name. */
@@ -99,7 +91,14 @@ export interface DoctorConfig {
 export function loadDoctorConfig(projectDir: string, stack: string, overrides: Record<string, string>, env: NodeJS.ProcessEnv = process.env): DoctorConfig {
     const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
     const stackFileExists = fs.existsSync(stackFile);
-    const parsed = stackFileExists ? parseStackFile(fs.readFileSync(stackFile, "utf8")) : { values: {}, encryptedKeys: [] };
+    let parsed: ReturnType<typeof parseStackFile> = { values: {}, encryptedKeys: [] };
+    if (stackFileExists) {
+        try {
+            parsed = parseStackFile(fs.readFileSync(stackFile, "utf8"));
+        } catch (err) {
+            throw new DoctorInputError(`Pulumi.${stack}.yaml is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+        }
+    }
     const stackValues: StackValues = { ...parsed.values };
     for (const [k, v] of Object.entries(overrides)) {
         const key = k.replace(/^cartie:/, "");

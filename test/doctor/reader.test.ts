@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as tar from "tar-stream";
 import { demuxLogs, legacyService, publishedUrls, roleOfService, secretValuesOf, tagOfImage, untar, urlsInBundle } from "../../lib/doctor/dockerReader";
 import { parseDotEnv, parseStackFile, schemaTables } from "../../lib/doctor/source";
 import { parseArgs } from "../../lib/doctor/cli";
@@ -14,14 +15,12 @@ function frame(stream: number, text: string): Buffer {
     return Buffer.concat([h, body]);
 }
 
-function tarEntry(name: string, content: string): Buffer {
-    const h = Buffer.alloc(512);
-    h.write(name, 0);
-    h.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
-    h.write("0", 156);
-    const body = Buffer.alloc(Math.ceil(content.length / 512) * 512);
-    body.write(content);
-    return Buffer.concat([h, body]);
+/** A real tar stream, as Docker's archive endpoint sends one. */
+function tarOf(files: Record<string, string>): NodeJS.ReadableStream {
+    const pack = tar.pack();
+    for (const [name, content] of Object.entries(files)) pack.entry({ name }, content);
+    pack.finalize();
+    return pack as unknown as NodeJS.ReadableStream;
 }
 
 describe("doctor reader helpers", () => {
@@ -48,9 +47,8 @@ describe("doctor reader helpers", () => {
         assert.equal(tagOfImage("infra2-api:latest"), undefined);
     });
 
-    it("reads files from a tar archive and URLs from a bundle", () => {
-        const tar = Buffer.concat([tarEntry("srv/assets/index-a.js", 'const b="http://localhost:3000/api";'), tarEntry("srv/index.html", "<html>"), Buffer.alloc(1024)]);
-        const files = untar(tar);
+    it("reads files from a tar archive and URLs from a bundle", async () => {
+        const files = await untar(tarOf({ "srv/assets/index-a.js": 'const b="http://localhost:3000/api";', "srv/index.html": "<html>" }));
         assert.deepEqual(files.map((f) => f.name), ["srv/assets/index-a.js", "srv/index.html"]);
         assert.deepEqual(urlsInBundle(files[0].data.toString()), ["http://localhost:3000/api"]);
     });
@@ -64,7 +62,7 @@ describe("doctor reader helpers", () => {
 describe("doctor source and CLI", () => {
     it("reads cartie keys of a stack file, secure values as set but unknown", () => {
         const { values, encryptedKeys } = parseStackFile(
-            ["config:", "  cartie:appRoot: examples/cartie", '  cartie:publicPort: "8082"', "  cartie:jwtSecret:", "    secure: AAABAxyz", "  other:key: x"].join("\n"),
+            ["config:", "  cartie:appRoot: examples/cartie", "  cartie:publicPort: 8082", "  cartie:jwtSecret:", "    secure: AAABAxyz", "  other:key: x"].join("\n"),
         );
         assert.deepEqual(values, { appRoot: { value: "examples/cartie", encrypted: false }, publicPort: { value: "8082", encrypted: false } });
         assert.deepEqual(encryptedKeys, ["jwtSecret"]);
