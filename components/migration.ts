@@ -55,7 +55,7 @@ export class Migration extends pulumi.ComponentResource {
                 },
                 triggers: [args.migrationsHash, args.dbContainerId],
             },
-            { parent: this, dependsOn: opts?.dependsOn, additionalSecretOutputs: ["stdout", "stderr"] },
+            { parent: this, dependsOn: opts?.dependsOn, additionalSecretOutputs: ["stdout", "stderr", "environment"] },
         );
         this.log = this.command.stdout;
         this.registerOutputs({ migratorImage: this.migratorImage, log: this.log });

@@ -115,7 +115,7 @@ describe("the platform under the mock runtime", () => {
         assert.deepEqual(db.additionalSecretOutputs, ["envs"]);
         const migration = run.one(COMMAND, "migration");
         assert.ok(isWireSecret((migration.wire.environment as Record<string, unknown>).DATABASE_URL) || isWireSecret(migration.wire.environment));
-        assert.deepEqual(migration.additionalSecretOutputs.sort(), ["stderr", "stdout"]);
+        assert.deepEqual(migration.additionalSecretOutputs.sort(), ["environment", "stderr", "stdout"]);
     });
 
     it("keeps secrets out of build args and every non-secret input", () => {
