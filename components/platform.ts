@@ -11,6 +11,7 @@ import { AppImage } from "./images";
 import { Migration } from "./migration";
 import { Network } from "./network";
 import { Proxy } from "./proxy";
+import { Takeover, waitFor } from "./takeover";
 import { Verification } from "./verification";
 import { Web } from "./web";
 
@@ -39,6 +40,8 @@ export function imageBuildArgs(cfg: PlatformConfig): { api: Record<string, strin
  */
 export class CartiePlatform extends pulumi.ComponentResource {
     readonly network: Network;
+    /** Only when `cartie:legacyComposeProject` is set: adopts the compose-run host before the db starts. */
+    readonly takeover?: Takeover;
     readonly database: Database;
     readonly apiImage: AppImage;
     readonly webImage: AppImage;
@@ -64,10 +67,25 @@ export class CartiePlatform extends pulumi.ComponentResource {
         const buildArgs = imageBuildArgs(cfg);
 
         this.network = new Network("network", { name: `${p}-net` }, { parent: this });
+        if (cfg.legacyComposeProject) {
+            this.takeover = new Takeover(
+                "legacy",
+                {
+                    project: cfg.legacyComposeProject,
+                    dataVolume: cfg.dataVolume,
+                    postgresImage: cfg.postgresImage,
+                    publicPort: cfg.publicPort,
+                    postgresPassword: pulumi.secret(cfg.secrets.postgresPassword),
+                },
+                { parent: this },
+            );
+        }
+        // The db's volume and container wait for the takeover: never two servers on one data directory.
+        const afterTakeover: pulumi.Resource[] = this.takeover ? [this.takeover.done] : [];
         this.database = new Database(
             "db",
             { namePrefix: p, image: cfg.postgresImage, volumeName: cfg.dataVolume, network: this.network.name, environment: dbEnvironment(cfg) },
-            { parent: this },
+            { parent: this, ...(this.takeover ? { dependsOn: afterTakeover, transformations: [waitFor(afterTakeover)] } : {}) },
         );
         this.apiImage = new AppImage(
             "api-image",

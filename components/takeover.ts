@@ -1,0 +1,72 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { TAKEOVER_STEPS, TakeoverStep, takeoverCommand } from "../lib/takeover/types";
+
+export interface TakeoverArgs {
+    /** Compose project of the legacy host (`cartie:legacyComposeProject`), e.g. `infra2`. */
+    project: string;
+    /** The Postgres data volume the platform adopts (`cartie:dataVolume`). */
+    dataVolume: string;
+    /** The configured Postgres image: the throwaway containers run it, and the data must match its major version. */
+    postgresImage: string;
+    publicPort: number;
+    /** `cartie:postgresPassword`; kept a secret. */
+    postgresPassword: pulumi.Input<string>;
+    /** Backups folder, relative to the project directory the command runs in. */
+    backupDir?: string;
+}
+
+export const BACKUP_DIR = "backups";
+
+/**
+ * Adopts a docker-compose host before the platform's db starts: preflight (refuses before
+ * anything changes), a logical backup of the legacy database, then the legacy containers stopped
+ * and removed (apps first, the db last, volumes never). Every input is constant for a host, so
+ * the steps run on the first `pulumi up` only; each step is idempotent when re-run.
+ */
+export class Takeover extends pulumi.ComponentResource {
+    readonly preflight: command.local.Command;
+    readonly backup: command.local.Command;
+    readonly takeover: command.local.Command;
+    /** The last step: whatever may start a Postgres on the data volume depends on this. */
+    readonly done: command.local.Command;
+    /** What the steps printed (masked, stored as secrets). */
+    readonly report: pulumi.Output<string>;
+
+    constructor(name: string, args: TakeoverArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cartie:platform:Takeover", name, {}, opts);
+        const environment = {
+            CARTIE_LEGACY_PROJECT: args.project,
+            CARTIE_DATA_VOLUME: args.dataVolume,
+            CARTIE_POSTGRES_IMAGE: args.postgresImage,
+            CARTIE_PUBLIC_PORT: String(args.publicPort),
+            CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DIR,
+            CARTIE_POSTGRES_PASSWORD: pulumi.secret(args.postgresPassword),
+        };
+        const steps = {} as Record<TakeoverStep, command.local.Command>;
+        let previous: pulumi.ResourceOptions["dependsOn"] = opts?.dependsOn;
+        for (const step of TAKEOVER_STEPS) {
+            steps[step] = new command.local.Command(
+                `${name}-${step}`,
+                { create: takeoverCommand(step), environment },
+                // A component's dependsOn does not hold back its children: pass it on, then chain the steps.
+                { parent: this, dependsOn: previous, additionalSecretOutputs: ["stdout", "stderr"] },
+            );
+            previous = [steps[step]];
+        }
+        this.preflight = steps.preflight;
+        this.backup = steps.backup;
+        this.takeover = steps.takeover;
+        this.done = steps.takeover;
+        this.report = pulumi.all([this.preflight.stdout, this.backup.stdout, this.takeover.stdout]).apply((parts) => parts.join("\n"));
+        this.registerOutputs({ report: this.report });
+    }
+}
+
+/**
+ * Makes a component and every resource under it wait for `resources`: a component's own
+ * dependsOn does not hold back its children, a transformation does.
+ */
+export function waitFor(resources: pulumi.Resource[]): pulumi.ResourceTransformation {
+    return (a) => ({ props: a.props, opts: pulumi.mergeOptions(a.opts, { dependsOn: resources }) });
+}

@@ -1,0 +1,163 @@
+/**
+ * The Docker reads and writes of a takeover, through the docker CLI without a shell. Passwords
+ * travel in the environment of the CLI (`-e PGPASSWORD` copies it), never in argv.
+ */
+import { spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import { docker } from "../docker";
+import { toContainerFacts } from "./inspect";
+import { COMPOSE_PROJECT_LABEL, ContainerFacts, TAKEOVER_LABEL } from "./types";
+
+export interface DbAddress {
+    network: string;
+    host: string;
+    user: string;
+    db: string;
+}
+
+/** What the steps need from a Docker host; `dockerHost()` is the real one, tests may fake it. */
+export interface TakeoverHost {
+    projectContainers(project: string): Promise<ContainerFacts[]>;
+    volumeContainers(volume: string): Promise<ContainerFacts[]>;
+    volumeExists(volume: string): Promise<boolean>;
+    /** `PG_VERSION` of the volume, read by a throwaway container of `image`; undefined when there is none. */
+    readPgVersion(image: string, volume: string): Promise<string | undefined>;
+    /** `postgres --version` of the image. */
+    serverVersion(image: string): Promise<string>;
+    /** Whether the server accepts the password over TCP. */
+    checkPassword(image: string, at: DbAddress, password: string): Promise<boolean>;
+    /** Plain-format pg_dump streamed into `outFile` from a throwaway container of `image`. */
+    dump(image: string, at: DbAddress, password: string, outFile: string): Promise<void>;
+    stop(name: string, seconds: number): Promise<"stopped" | "gone">;
+    /** `docker rm` without `-v`: the container's volumes stay. */
+    remove(name: string): Promise<"removed" | "gone">;
+    exists(name: string): Promise<boolean>;
+    /** Names of running containers that mount the volume. */
+    liveOnVolume(volume: string): Promise<string[]>;
+    sleep(ms: number): Promise<void>;
+}
+
+const PROBE_DIR = "/cartie-takeover-probe";
+
+function throwawayName(kind: string): string {
+    return `cartie-takeover-${kind}-${crypto.randomBytes(4).toString("hex")}`;
+}
+
+const noSuch = (stderr: string): boolean => /no such (container|object)/i.test(stderr);
+
+async function inspectAll(ids: string[]): Promise<ContainerFacts[]> {
+    if (ids.length === 0) return [];
+    const r = await docker(["container", "inspect", ...ids]);
+    // A container removed between the list and the inspect: inspect the rest again.
+    if (r.code !== 0) {
+        if (!noSuch(r.stderr)) throw new Error(`docker container inspect failed: ${r.stderr.trim()}`);
+        const each = await Promise.all(ids.map((id) => docker(["container", "inspect", id])));
+        return each.filter((x) => x.code === 0).flatMap((x) => (JSON.parse(x.stdout) as unknown[]).map(toContainerFacts));
+    }
+    return (JSON.parse(r.stdout) as unknown[]).map(toContainerFacts);
+}
+
+async function listIds(filters: string[]): Promise<string[]> {
+    const r = await docker(["ps", "-a", "-q", "--no-trunc", ...filters.flatMap((f) => ["--filter", f])]);
+    if (r.code !== 0) throw new Error(`docker ps failed: ${r.stderr.trim()}`);
+    return r.stdout.split(/\s+/).filter(Boolean);
+}
+
+export function dockerHost(): TakeoverHost {
+    const throwaway = (kind: string, image: string, extra: string[]): string[] => [
+        "run",
+        "--rm",
+        "--name",
+        throwawayName(kind),
+        "--label",
+        `${TAKEOVER_LABEL}=${kind}`,
+        ...extra,
+        image,
+    ];
+    return {
+        projectContainers: async (project) => inspectAll(await listIds([`label=${COMPOSE_PROJECT_LABEL}=${project}`])),
+        volumeContainers: async (volume) => inspectAll(await listIds([`volume=${volume}`])),
+        async volumeExists(volume) {
+            const r = await docker(["volume", "inspect", volume]);
+            if (r.code === 0) return true;
+            if (noSuch(r.stderr) || /no such volume/i.test(r.stderr)) return false;
+            throw new Error(`docker volume inspect ${volume} failed: ${r.stderr.trim()}`);
+        },
+        async readPgVersion(image, volume) {
+            // Read-only, at a path of its own: the image's entrypoint never runs, nothing is written.
+            const r = await docker([...throwaway("probe", image, ["--network", "none", "--entrypoint", "cat", "-v", `${volume}:${PROBE_DIR}:ro`]), `${PROBE_DIR}/PG_VERSION`]);
+            if (r.code === 0) return r.stdout.trim();
+            if (/No such file or directory/.test(r.stderr) && !/docker:|Error response/.test(r.stderr)) return undefined;
+            throw new Error(`reading PG_VERSION of volume ${volume} with ${image} failed: ${r.stderr.trim()}`);
+        },
+        async serverVersion(image) {
+            const r = await docker([...throwaway("version", image, ["--network", "none", "--entrypoint", "postgres"]), "--version"]);
+            if (r.code !== 0) throw new Error(`\`postgres --version\` in ${image} failed: ${r.stderr.trim()}`);
+            return r.stdout.trim();
+        },
+        async checkPassword(image, at, password) {
+            const r = await docker(
+                [...throwaway("auth", image, ["--network", at.network, "-e", "PGPASSWORD", "--entrypoint", "psql"]), "-X", "-w", "-h", at.host, "-U", at.user, "-d", at.db, "-Atc", "SELECT 1"],
+                { env: { ...process.env, PGPASSWORD: password } },
+            );
+            if (r.code === 0) return true;
+            if (/password authentication failed|no password supplied/i.test(r.stderr)) return false;
+            throw new Error(`connecting to the legacy database at ${at.host} on ${at.network} failed: ${r.stderr.trim()}`);
+        },
+        dump(image, at, password, outFile) {
+            return new Promise((resolve, reject) => {
+                const fd = fs.openSync(outFile, "wx", 0o600);
+                const args = [
+                    ...throwaway("backup", image, ["--network", at.network, "-e", "PGPASSWORD", "--entrypoint", "pg_dump"]),
+                    "-w",
+                    "-h",
+                    at.host,
+                    "-U",
+                    at.user,
+                    "-d",
+                    at.db,
+                    "--format=plain",
+                ];
+                const child = spawn("docker", args, { env: { ...process.env, PGPASSWORD: password }, stdio: ["ignore", fd, "pipe"] });
+                let stderr = "";
+                child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+                child.on("error", (err) => {
+                    fs.closeSync(fd);
+                    reject(err);
+                });
+                child.on("close", (code) => {
+                    fs.fsyncSync(fd);
+                    fs.closeSync(fd);
+                    if (code === 0) resolve();
+                    else reject(new Error(`pg_dump of ${at.db} at ${at.host} failed (exit ${code ?? "signal"}): ${stderr.trim()}`));
+                });
+            });
+        },
+        async stop(name, seconds) {
+            const r = await docker(["stop", "-t", String(seconds), name], { timeoutMs: (seconds + 60) * 1000 });
+            if (r.code === 0) return "stopped";
+            if (noSuch(r.stderr)) return "gone";
+            throw new Error(`docker stop ${name} failed: ${r.stderr.trim()}`);
+        },
+        async remove(name) {
+            const r = await docker(["rm", name]);
+            if (r.code === 0) return "removed";
+            if (noSuch(r.stderr)) return "gone";
+            if (/already in progress/i.test(r.stderr)) return "removed";
+            throw new Error(`docker rm ${name} failed: ${r.stderr.trim()}`);
+        },
+        async exists(name) {
+            const r = await docker(["container", "inspect", "--format", "{{.Id}}", name]);
+            if (r.code === 0) return true;
+            if (noSuch(r.stderr)) return false;
+            throw new Error(`docker container inspect ${name} failed: ${r.stderr.trim()}`);
+        },
+        async liveOnVolume(volume) {
+            const r = await docker(["ps", "--filter", `volume=${volume}`, "--format", "{{.Names}}"]);
+            if (r.code !== 0) throw new Error(`docker ps failed: ${r.stderr.trim()}`);
+            return r.stdout.split(/\s+/).filter(Boolean);
+        },
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    };
+}

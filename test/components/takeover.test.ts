@@ -1,0 +1,135 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { platformProgram } from "../../components/program";
+import { ProgramRun, Registered, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, validStackConfig } from "../support/mockRuntime";
+
+const COMMAND = "command:local:Command";
+const CONTAINER = "docker:index/container:Container";
+const LEGACY = { "cartie:legacyComposeProject": "infra2", "cartie:dataVolume": "infra2_db-data" };
+
+const evaluate = (dir: string, config?: Record<string, string>): Promise<ProgramRun> => runProgram(() => ({ ...platformProgram(dir) }), { config });
+const key = (r: Registered): string => `${r.type}::${r.name}`;
+const shortName = (urn: string): string => urn.split("::").pop() ?? urn;
+
+function changed(a: ProgramRun, b: ProgramRun): string[] {
+    const before = new Map(a.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
+    const after = new Map(b.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
+    return [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k)).map((k) => k.split("::")[1]).sort();
+}
+
+function upstream(run: ProgramRun, r: Registered): Set<string> {
+    const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
+    const seen = new Set<string>();
+    const stack = [...r.dependencies];
+    while (stack.length > 0) {
+        const urn = stack.pop() as string;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
+    }
+    return new Set([...seen].map(shortName));
+}
+
+describe("the takeover under the mock runtime", () => {
+    it("is not declared when cartie:legacyComposeProject is unset", async () => {
+        const run = await evaluate(makeProjectDir());
+        assert.deepEqual(run.byType("cartie:platform:Takeover"), []);
+        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["migration", "verification"]);
+        assert.ok(![...upstream(run, run.one(CONTAINER, "db"))].some((n) => n.startsWith("legacy")), "the db waits for a takeover that is not there");
+    });
+
+    describe("with cartie:legacyComposeProject set", () => {
+        let run: ProgramRun;
+        before(async () => {
+            run = await evaluate(makeProjectDir(), validStackConfig(LEGACY));
+        });
+
+        it("declares the Takeover component inside the platform with three project-module steps", () => {
+            const platform = run.one("cartie:platform:CartiePlatform");
+            const component = run.one("cartie:platform:Takeover", "legacy");
+            assert.equal(component.parent, platform.urn);
+            const steps = run.byType(COMMAND).filter((c) => c.parent === component.urn);
+            assert.deepEqual(steps.map((s) => s.name).sort(), ["legacy-backup", "legacy-preflight", "legacy-takeover"]);
+            for (const s of steps) {
+                const step = s.name.replace("legacy-", "");
+                assert.equal(s.inputs.create, `node --import tsx scripts/takeover.ts ${step}`);
+                assert.equal(s.inputs.triggers, undefined, `${s.name} has triggers: it would re-run`);
+                assert.equal(s.inputs.delete, undefined, `${s.name} runs something on destroy`);
+                assert.deepEqual(s.additionalSecretOutputs.sort(), ["stderr", "stdout"]);
+                const env = s.inputs.environment as Record<string, string>;
+                assert.deepEqual(
+                    { ...env, CARTIE_POSTGRES_PASSWORD: "<pw>" },
+                    {
+                        CARTIE_BACKUP_DIR: "backups",
+                        CARTIE_DATA_VOLUME: "infra2_db-data",
+                        CARTIE_LEGACY_PROJECT: "infra2",
+                        CARTIE_POSTGRES_IMAGE: "postgres:15.10-bookworm",
+                        CARTIE_POSTGRES_PASSWORD: "<pw>",
+                        CARTIE_PUBLIC_PORT: "8082",
+                    },
+                );
+                assert.equal(env.CARTIE_POSTGRES_PASSWORD, TEST_SECRETS.postgresPassword);
+                const wireEnv = s.wire.environment;
+                assert.ok(isWireSecret(wireEnv) || isWireSecret((wireEnv as Record<string, unknown>).CARTIE_POSTGRES_PASSWORD), `${s.name}: the password is plaintext in state`);
+            }
+            assert.ok(fs.existsSync(path.resolve(__dirname, "../..", "scripts/takeover.ts")));
+        });
+
+        it("orders preflight → backup → takeover → db volume and container → migration → api → proxy → verification", () => {
+            const up = (type: string, name: string): Set<string> => upstream(run, run.one(type, name));
+            assert.equal(up(COMMAND, "legacy-preflight").size, 0, "the preflight waits for nothing");
+            assert.deepEqual([...up(COMMAND, "legacy-backup")], ["legacy-preflight"]);
+            assert.deepEqual([...up(COMMAND, "legacy-takeover")].sort(), ["legacy-backup", "legacy-preflight"]);
+            const volume = run.one("docker:index/volume:Volume");
+            assert.equal(volume.inputs.name, "infra2_db-data");
+            assert.equal(volume.protect, true);
+            assert.ok(upstream(run, volume).has("legacy-takeover"), "the data volume does not wait for the takeover");
+            assert.ok(up("docker:index/remoteImage:RemoteImage", "db-image").has("legacy-takeover"));
+            const db = up(CONTAINER, "db");
+            assert.ok(db.has("legacy-takeover") && db.has("db-data"), "the db container does not wait for the takeover");
+            assert.deepEqual(run.one(CONTAINER, "db").inputs.mounts, [{ source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
+            for (const [type, name] of [
+                [COMMAND, "migration"],
+                [CONTAINER, "api"],
+                [CONTAINER, "proxy"],
+                [COMMAND, "verification"],
+            ]) {
+                assert.ok(up(type, name).has("legacy-takeover"), `${name} does not wait for the takeover`);
+            }
+            // nothing of the takeover waits for the platform: it must finish first
+            for (const step of ["legacy-preflight", "legacy-backup", "legacy-takeover"]) {
+                for (const x of ["db", "db-data", "migration", "api", "web", "proxy"]) assert.ok(!up(COMMAND, step).has(x), `${step} waits for ${x}`);
+            }
+        });
+
+        it("keeps the password out of every plaintext input", () => {
+            for (const r of run.resources) {
+                const plain = JSON.stringify(r.wire, (_k, v: unknown) => (isWireSecret(v) ? "<secret>" : v));
+                assert.ok(!plain.includes(TEST_SECRETS.postgresPassword), `${r.name} carries the password in plaintext`);
+            }
+        });
+    });
+
+    describe("a second pulumi up changes nothing", () => {
+        it("identical inputs for every resource on two runs", async () => {
+            const dir = makeProjectDir();
+            assert.deepEqual(changed(await evaluate(dir, validStackConfig(LEGACY)), await evaluate(dir, validStackConfig(LEGACY))), []);
+        });
+
+        it("an app change leaves the takeover steps alone", async () => {
+            const dir = makeProjectDir({ copyApp: true });
+            const before = await evaluate(dir, validStackConfig(LEGACY));
+            fs.appendFileSync(path.join(dir, "examples/cartie/apps/api/src/server.ts"), "\n// a change\n");
+            const diff = changed(before, await evaluate(dir, validStackConfig(LEGACY)));
+            assert.deepEqual(diff, ["api", "api-image", "migration-image", "verification"]);
+        });
+
+        it("setting legacyComposeProject adds the three steps and touches no existing resource's inputs", async () => {
+            const dir = makeProjectDir();
+            const vol = { "cartie:dataVolume": "infra2_db-data" };
+            const diff = changed(await evaluate(dir, validStackConfig(vol)), await evaluate(dir, validStackConfig({ ...vol, ...LEGACY })));
+            assert.deepEqual(diff, ["legacy", "legacy-backup", "legacy-preflight", "legacy-takeover"]);
+        });
+    });
+});
