@@ -1,7 +1,20 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { BuildContextError, contentTag, contextDigest, guardBuildContext, listContext, migrationsHash, missingExclusions, parseDockerignore } from "../../lib/context";
+import dockerignore from "@balena/dockerignore";
+import {
+    BuildContextError,
+    compileDockerignore,
+    contentTag,
+    contextDigest,
+    guardBuildContext,
+    listContext,
+    migrationsHash,
+    missingExclusions,
+    parseDockerignore,
+} from "../../lib/context";
+import { HashCache, isSettled } from "../../lib/digestCache";
 import { makeTree, writeTree } from "../support/tree";
 
 const sent = (dir: string): string[] => listContext(dir).entries.filter((e) => e.kind !== "dir").map((e) => e.rel);
@@ -126,5 +139,151 @@ describe("context digest", () => {
         const h0 = await migrationsHash(dir);
         writeTree(dir, { "v42_add_sessions/migration.sql": "CREATE TABLE sessions ();" });
         assert.notEqual(await migrationsHash(dir), h0);
+    });
+});
+
+describe("the fast .dockerignore matcher", () => {
+    it("answers exactly as @balena/dockerignore on generated patterns and paths", () => {
+        // A small deterministic PRNG, so a failure names a reproducible case.
+        let seed = 7;
+        const rand = (n: number): number => {
+            seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+            return seed % n;
+        };
+        const parts = ["a", "b", "src", "node_modules", "dist", "x.log", ".env", ".env.local", "Docs", "docs", "keep.txt", "a b", "c|d"];
+        const pats = ["*", "**", "*.log", "**/*.log", "node_modules", "**/node_modules", "dist/", "/dist", "src/**", "src/*/a", "?", "a*", "docs", "DOCS", "a/**/b", "**/b/**", "[ab]", "c|d", "a\\ b", "./a", "a/../b", "!", "#x", " a "];
+        const paths: string[] = [];
+        for (let i = 0; i < 300; i++) paths.push(Array.from({ length: 1 + rand(4) }, () => parts[rand(parts.length)]).join("/"));
+        for (let t = 0; t < 200; t++) {
+            const patterns = Array.from({ length: 1 + rand(5) }, () => `${rand(3) === 0 ? "!" : ""}${pats[rand(pats.length)]}`);
+            const slow = dockerignore().add(patterns);
+            const fast = compileDockerignore(patterns);
+            for (const p of paths) assert.equal(fast.ignores(p), slow.ignores(p), `patterns ${JSON.stringify(patterns)} on ${p}`);
+        }
+    });
+
+    it("sends what the library would: every listed entry is kept and every skipped one is excluded", () => {
+        const patterns = ["**/node_modules", "*.log", "dist", "!dist/keep.txt", "docs/**", "!docs/README.md"];
+        const dir = makeTree({
+            Dockerfile: "FROM scratch\n",
+            ".dockerignore": patterns.join("\n"),
+            "src/a.ts": "a",
+            "src/node_modules/x.js": "x",
+            "app.log": "l",
+            "src/deep.log": "d",
+            "dist/out.js": "o",
+            "dist/keep.txt": "k",
+            "docs/guide.md": "g",
+            "docs/README.md": "r",
+        });
+        const ig = dockerignore().add(patterns);
+        const files = listContext(dir).entries.filter((e) => e.kind === "file").map((e) => e.rel);
+        const all = ["Dockerfile", ".dockerignore", "src/a.ts", "src/node_modules/x.js", "app.log", "src/deep.log", "dist/out.js", "dist/keep.txt", "docs/guide.md", "docs/README.md"];
+        assert.deepEqual(files, all.filter((f) => !ig.ignores(f)).sort());
+    });
+});
+
+describe("the content-hash cache", () => {
+    const base = { Dockerfile: "FROM scratch\nCOPY . /app\n", ".dockerignore": "node_modules\n", "src/a.ts": "aaaa\n", "src/b.ts": "bbbb\n" };
+    const cacheDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "cartie-cache-"));
+    // Files made by a test are seconds old at most; pretending the digest starts a minute later
+    // makes them settled, so the cache is used and the stamp comparison alone is on trial.
+    const later = (): { nowMs: number } => ({ nowMs: Date.now() + 60_000 });
+    const uncached = async (dir: string): Promise<string> => (await contextDigest(dir, {}, undefined, { cacheDir: false })).digest;
+
+    it("gives the digest an uncached run gives, and reads nothing the second time", async () => {
+        const dir = makeTree(base);
+        const cache = cacheDir();
+        const first = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(first.hashed, 4);
+        const second = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(second.hashed, 0);
+        assert.equal(second.digest, first.digest);
+        assert.equal(second.digest, await uncached(dir));
+        assert.equal(second.bytes, first.bytes);
+    });
+
+    it("sees a size-preserving edit with the mtime put back (ctime and the racy rule still move)", async () => {
+        const dir = makeTree(base);
+        const cache = cacheDir();
+        await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        const file = path.join(dir, "src/a.ts");
+        const st = fs.statSync(file);
+        fs.writeFileSync(file, "AAAA\n");
+        fs.utimesSync(file, st.atime, st.mtime);
+        const after = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(after.hashed, 1);
+        assert.equal(after.digest, await uncached(dir));
+    });
+
+    it("never stores a file changed within the racy window, so an edit in the same second is seen", async () => {
+        const dir = makeTree(base);
+        const cache = cacheDir();
+        // Real clock: every file here was written just now, so none may be cached.
+        const d0 = await contextDigest(dir, {}, undefined, { cacheDir: cache });
+        fs.writeFileSync(path.join(dir, "src/b.ts"), "BBBB\n");
+        const d1 = await contextDigest(dir, {}, undefined, { cacheDir: cache });
+        assert.equal(d1.hashed, 4);
+        assert.notEqual(d1.digest, d0.digest);
+        assert.equal(d1.digest, await uncached(dir));
+        assert.equal(fs.readdirSync(cache).length, 0, "nothing settled, nothing written");
+        const now = Date.now();
+        assert.equal(isSettled({ size: 1, mtimeMs: now - 10_000, ctimeMs: now - 1000, ino: 1, dev: 1 }, now), false);
+        assert.equal(isSettled({ size: 1, mtimeMs: now - 10_000, ctimeMs: now - 10_000, ino: 1, dev: 1 }, now), true);
+    });
+
+    it("drops deleted files and sees added ones", async () => {
+        const dir = makeTree(base);
+        const cache = cacheDir();
+        await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        fs.rmSync(path.join(dir, "src/b.ts"));
+        writeTree(dir, { "src/c.ts": "cccc\n" });
+        const after = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(after.digest, await uncached(dir));
+        assert.equal(after.files, 4);
+        assert.equal(after.hashed, 1);
+    });
+
+    it("ignores a corrupt, truncated or foreign cache file and rewrites it", async () => {
+        const dir = makeTree(base);
+        const cache = cacheDir();
+        const good = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        const [name] = fs.readdirSync(cache);
+        const file = path.join(cache, name);
+        const text = fs.readFileSync(file, "utf8");
+        // A well-formed but wrong hash: rejected by the header's checksum, not trusted.
+        const forged = text.replace(/[0-9a-f]{64}\n/, `${"0".repeat(64)}\n`);
+        for (const bad of ["", "garbage", text.slice(0, text.length - 20), forged, text.replace(dir, "/elsewhere")]) {
+            fs.writeFileSync(file, bad);
+            const d = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+            assert.equal(d.digest, good.digest);
+            assert.equal(d.hashed, 4);
+        }
+        assert.equal(fs.readFileSync(file, "utf8").split("\n").length, text.split("\n").length, "rewritten whole");
+    });
+
+    it("refuses a cache directory inside the context", async () => {
+        const dir = makeTree(base);
+        const d = await contextDigest(dir, {}, undefined, { cacheDir: path.join(dir, ".cache"), ...later() });
+        assert.equal(d.digest, await uncached(dir));
+        assert.equal(fs.existsSync(path.join(dir, ".cache")), false);
+        assert.equal(HashCache.open(dir, path.join(dir, "x")).file, undefined);
+    });
+
+    it("hashes on worker threads the same as inline, for a context big enough to start them", async () => {
+        const files: Record<string, string> = { Dockerfile: "FROM scratch\n", ".dockerignore": "node_modules\n" };
+        for (let i = 0; i < 3100; i++) files[`src/m${i % 31}/f${i}.ts`] = `export const v${i} = ${i};\n`;
+        const dir = makeTree(files);
+        const big = await contextDigest(dir, {}, undefined, { cacheDir: false });
+        assert.equal(big.files, 3102);
+        // The inline path (a listing small enough never to start workers) over the same entries:
+        const h = await import("node:crypto");
+        const lines = listContext(dir).entries.map((e) => {
+            if (e.kind === "dir") return `${e.rel}\0dir\n`;
+            const data = fs.readFileSync(path.join(dir, e.rel));
+            return `${e.rel}\0file\0-\0${data.length}\0${h.createHash("sha256").update(data).digest("hex")}\n`;
+        });
+        const expected = h.createHash("sha256").update(lines.join("")).update("args\0[]").digest("hex");
+        assert.equal(big.digest, expected);
     });
 });
