@@ -39,10 +39,21 @@ export class HostPostgres {
         if (process.getuid?.() === 0) await execOk("chown", ["postgres:postgres", dir]);
         const port = await freePort();
         const pg = new HostPostgres(dir, port, password);
-        await HostPostgres.asPostgres(bin("initdb"), ["-D", pg.dataDir, "-A", "trust", "-U", "postgres", "--no-sync"]);
+        try {
+            await pg.init();
+        } catch (err) {
+            await pg.stop().catch(() => undefined);
+            throw err;
+        }
+        return pg;
+    }
+
+    private async init(): Promise<void> {
+        const { dir, port, password } = this;
+        await HostPostgres.asPostgres(bin("initdb"), ["-D", this.dataDir, "-A", "trust", "-U", "postgres", "--no-sync"]);
         await HostPostgres.asPostgres(bin("pg_ctl"), [
             "-D",
-            pg.dataDir,
+            this.dataDir,
             "-l",
             path.join(dir, "server.log"),
             "-w",
@@ -50,8 +61,7 @@ export class HostPostgres {
             `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
             "start",
         ]);
-        await pg.psqlAs("postgres", "postgres", `CREATE ROLE ${DB_USER} LOGIN SUPERUSER PASSWORD '${password.replace(/'/g, "''")}';`);
-        return pg;
+        await this.psqlAs("postgres", "postgres", `CREATE ROLE ${DB_USER} LOGIN SUPERUSER PASSWORD '${password.replace(/'/g, "''")}';`);
     }
 
     /** `postgresql://cartie:…@127.0.0.1:<port>/<db>?schema=public`, the platform's URL shape. */

@@ -1,0 +1,124 @@
+/**
+ * The program's own resource inputs for real tests: the platform is evaluated under Pulumi's mock
+ * runtime (test/support/mockRuntime.ts, as the unit suite does) with a real-test stack config,
+ * and the registered inputs (images, build args, containers, Caddyfile, commands and their
+ * environment) are what the real tests build, create and run. Nothing here re-implements them.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { platformProgram } from "../../../components/program";
+import { CADDYFILE_PATH } from "../../../components/proxy";
+import { ProgramRun, Registered, makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
+import { BASE } from "./sample";
+import { runId } from "./run";
+
+export const T = {
+    container: "docker:index/container:Container",
+    image: "docker:index/image:Image",
+    remoteImage: "docker:index/remoteImage:RemoteImage",
+    network: "docker:index/network:Network",
+    volume: "docker:index/volume:Volume",
+    tag: "docker:index/tag:Tag",
+    command: "command:local:Command",
+} as const;
+
+export interface ContainerInputs {
+    name: string;
+    image: string;
+    envs?: string[];
+    command?: string[];
+    networksAdvanced?: Array<{ name: string; aliases?: string[] }>;
+    healthcheck?: { tests: string[]; interval?: string; timeout?: string; retries?: number; startPeriod?: string };
+    ports?: Array<{ internal: number; external?: number; ip?: string; protocol?: string }>;
+    mounts?: Array<{ type: string; source: string; target: string }>;
+    uploads?: Array<{ file: string; content: string }>;
+    restart?: string;
+    labels?: Array<{ label: string; value: string }>;
+    stopTimeout?: number;
+    waitTimeout?: number;
+}
+
+export interface ImageInputs {
+    imageName: string;
+    build: { context: string; dockerfile: string; args: Record<string, string> };
+}
+
+export interface CommandInputs {
+    create: string;
+    environment: Record<string, string>;
+}
+
+export interface RealStack {
+    stack: string;
+    /** `cartie-<stack>`: every Docker object the program names starts with it. */
+    prefix: string;
+    projectDir: string;
+    run: ProgramRun;
+    publicPort: number;
+    postgresPassword: string;
+    container(name: string): ContainerInputs;
+    image(name: "api-image" | "web-image"): ImageInputs;
+    command(name: "migration" | "verification"): CommandInputs;
+    /** The RemoteImage a container of the program pulls (its `image` input is the mocked id). */
+    remoteImageName(container: "db" | "proxy"): string;
+    caddyfile(): string;
+}
+
+/** A Postgres password with every character a URL treats specially, so percent-encoding is exercised. */
+export function awkwardPassword(): string {
+    return `Pg/${runId()}:@?#%+&=${runId()}`;
+}
+
+/**
+ * Evaluates the program for a unique stack `real-<id>` with local base images and the given
+ * public port. `publicUrl` stays fixed so the web image's build arg (VITE_API_BASE_URL) and its
+ * content tag are the same every run and the image is cached.
+ */
+export async function evaluateRealStack(id: string, publicPort: number): Promise<RealStack> {
+    const stack = `real-${id}`;
+    const postgresPassword = awkwardPassword();
+    const config = validStackConfig({
+        "cartie:postgresPassword": postgresPassword,
+        "cartie:postgresImage": BASE.postgres,
+        "cartie:caddyImage": BASE.caddy,
+        "cartie:nodeImage": BASE.node,
+        "cartie:webRuntimeImage": BASE.caddy,
+        "cartie:publicPort": String(publicPort),
+        "cartie:publicBind": "127.0.0.1",
+        "cartie:publicUrl": "http://localhost:8082",
+    });
+    const projectDir = makeProjectDir();
+    const run = await runProgram(() => ({ ...platformProgram(projectDir) }), { config, stack });
+    const inputs = <X>(type: string, name: string): X => run.one(type, name).inputs as X;
+    return {
+        stack,
+        prefix: `cartie-${stack}`,
+        projectDir,
+        run,
+        publicPort,
+        postgresPassword,
+        container: (name) => inputs<ContainerInputs>(T.container, name),
+        image: (name) => inputs<ImageInputs>(T.image, name),
+        command: (name) => inputs<CommandInputs>(T.command, name),
+        remoteImageName: (container) => inputs<{ name: string }>(T.remoteImage, `${container}-image`).name,
+        caddyfile: () => {
+            const upload = inputs<ContainerInputs>(T.container, "proxy").uploads?.find((u) => u.file === CADDYFILE_PATH);
+            if (!upload) throw new Error(`the proxy container uploads no ${CADDYFILE_PATH}`);
+            return upload.content;
+        },
+    };
+}
+
+export function removeProjectDir(stack: RealStack | undefined): void {
+    if (stack) fs.rmSync(stack.projectDir, { recursive: true, force: true });
+}
+
+/** The registered resource itself, for assertions on options. */
+export function registered(stack: RealStack, type: string, name: string): Registered {
+    return stack.run.one(type, name);
+}
+
+/** Where a registered build context (relative to the project) is in this repository. */
+export function contextInRepo(repo: string, context: string): string {
+    return path.resolve(repo, context);
+}
