@@ -1,7 +1,6 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { contextDigest as baselineDigest } from "./baseline/context";
 import { contextDigest, listContext, readContextFloor } from "../lib/context";
 import { hashFileSync } from "../lib/digestCache";
 
@@ -62,9 +61,6 @@ async function main(): Promise<void> {
             break;
         case "naive":
             r = naiveSync(ctx);
-            break;
-        case "before":
-            r = { ...(await baselineDigest(ctx)), hashed: undefined };
             break;
         case "digest":
             r = await contextDigest(ctx, {}, undefined, { cacheDir: cacheDir ?? false });

@@ -107,7 +107,6 @@ function main(): void {
         add("floor: digest pipeline, no hash", child("child.ts", ["floor-pool", gen.api]).ms);
         add("tar -c (same exclusions) | wc -c", tarContext(gen.api).ms);
         add("naive sync sha256 walk", child("child.ts", ["naive", gen.api]).ms);
-        if (r < 2) add("previous contextDigest (c4cade3)", child("child.ts", ["before", gen.api]).ms);
         const cold = child("child.ts", ["digest", gen.api]);
         visited = cold.visited ?? 0;
         digests.add(cold.digest ?? "");

@@ -88,142 +88,6 @@ function cleanPattern(p: string): string {
     return path.posix.normalize(p.replace(/^!/, "").replace(/^\/+/, "")).replace(/\/+$/, "");
 }
 
-/*
- * A compiled .dockerignore matcher with exactly @balena/dockerignore's semantics (its rule parsing,
- * its pattern-to-regexp translation including the case-insensitive flag, and its "a rule matching a
- * parent directory excludes the path" loop), restructured for a walk:
- * - the parent-directory tests depend only on the directory, so they run once per directory, not
- *   once per file (the library repeats them for every file, and that dominated the listing);
- * - a rule made only of plain characters and `*`/`?` (no `**`, no regexp-significant character)
- *   can only match a path with as many `/` as the rule itself, so it is skipped for other depths;
- * - the last matching rule decides, so the rules are tried from the last one back.
- * The unit tests check it against the library itself on generated patterns and paths.
- */
-interface MatchRule {
-    negative: boolean;
-    dirs: string[];
-    nonStarDirs: number;
-    doubleStar: boolean;
-    /** Number of `/` every path this rule's regexp matches has, or -1 when not fixed. */
-    slashes: number;
-    re: RegExp;
-}
-
-function balenaCleanPath(file: string): string {
-    return path.posix.normalize(file).replace(/(?<=.)\/$/, "");
-}
-
-function balenaRule(raw: string): MatchRule | null {
-    // IgnoreBase._checkPattern then _createRule(pattern.trim()), for path.sep === "/".
-    if (!raw || raw.indexOf("#") === 0 || raw.trim() === "") return null;
-    let pattern = raw.trim();
-    let negative = false;
-    if (pattern[0] === "!") {
-        negative = true;
-        pattern = pattern.substring(1).trim();
-    }
-    if (pattern.length > 0) {
-        pattern = balenaCleanPath(pattern);
-        if (pattern.length > 1 && pattern[0] === "/") pattern = pattern.slice(1);
-    }
-    if (negative) pattern = `!${pattern}`;
-    pattern = pattern.trim();
-    if (pattern === "") return null;
-    pattern = balenaCleanPath(pattern);
-    if (pattern[0] === "!") {
-        if (pattern.length === 1) return null;
-        negative = true;
-        pattern = pattern.substring(1);
-    } else negative = false;
-    const dirs = pattern.split("/");
-    // IgnoreBase._compile
-    let re = "^";
-    for (let i = 0; i < pattern.length; i++) {
-        const ch = pattern[i];
-        if (ch === "*") {
-            if (pattern[i + 1] === "*") {
-                i++;
-                if (pattern[i + 1] === "/") i++;
-                re += pattern[i + 1] === undefined ? ".*" : "(.*/)?";
-            } else re += "[^/]*";
-        } else if (ch === "?") re += "[^/]";
-        else if (ch === "." || ch === "$") re += `\\${ch}`;
-        else if (ch === "\\") {
-            if (pattern[i + 1] !== undefined) {
-                re += `\\${pattern[i + 1]}`;
-                i++;
-            } else re += "\\";
-        } else re += ch;
-    }
-    re += "$";
-    const plain = /^[A-Za-z0-9_.\-*?/~@#%,=: ]*$/.test(pattern) && !pattern.includes("**");
-    return {
-        negative,
-        dirs,
-        nonStarDirs: dirs.filter((d) => d !== "**").length,
-        doubleStar: dirs.includes("**"),
-        slashes: plain ? dirs.length - 1 : -1,
-        re: new RegExp(re, "i"),
-    };
-}
-
-class DockerignoreMatcher {
-    private readonly rules: MatchRule[];
-    private readonly parentHits = new Map<string, boolean[]>();
-
-    constructor(patterns: string[]) {
-        this.rules = patterns.map(balenaRule).filter((r): r is MatchRule => r !== null);
-    }
-
-    /** For each rule, whether it matches `dir` (clean, relative) or a parent of it, as IgnoreBase._test checks. */
-    private parents(parentPath: string): boolean[] {
-        let hits = this.parentHits.get(parentPath);
-        if (hits !== undefined) return hits;
-        const parentDirs = parentPath.split("/");
-        hits = this.rules.map((rule) => {
-            if (parentPath === ".") return false;
-            if (rule.doubleStar) {
-                for (let i = rule.nonStarDirs; i <= parentDirs.length; i++) if (rule.re.test(parentDirs.slice(0, i).join("/"))) return true;
-                return false;
-            }
-            return rule.dirs.length <= parentDirs.length && rule.re.test(parentDirs.slice(0, rule.dirs.length).join("/"));
-        });
-        this.parentHits.set(parentPath, hits);
-        return hits;
-    }
-
-    /** Same answer as `dockerignore().add(patterns).ignores(rel)`; `parentPath` is `dirname(rel)` as the walk knows it. */
-    ignores(rel: string, parentPath: string = balenaCleanPath(path.posix.dirname(rel))): boolean {
-        if (!rel) return true;
-        const hits = this.parents(parentPath);
-        let slashes = -1;
-        for (let r = this.rules.length - 1; r >= 0; r--) {
-            const rule = this.rules[r];
-            let match = hits[r];
-            if (!match) {
-                if (rule.slashes >= 0) {
-                    if (slashes < 0) slashes = countSlashes(rel);
-                    match = slashes === rule.slashes && rule.re.test(rel);
-                } else match = rule.re.test(rel);
-            }
-            if (match) return !rule.negative;
-        }
-        return false;
-    }
-}
-
-function countSlashes(s: string): number {
-    let n = 0;
-    for (let i = s.indexOf("/"); i !== -1; i = s.indexOf("/", i + 1)) n++;
-    return n;
-}
-
-/** Matches like `dockerignore().add(patterns)`, faster over a walk; exported for the tests that prove it equal. */
-export function compileDockerignore(patterns: string[]): { ignores(rel: string): boolean } {
-    if (path.sep !== "/") return dockerignore().add(patterns);
-    return new DockerignoreMatcher(patterns);
-}
-
 interface WalkedFile extends ContextEntry {
     stamp?: FileStamp;
 }
@@ -233,9 +97,7 @@ interface WalkedFile extends ContextEntry {
  * (its mode, and the stamps the hash cache is keyed on). `onFile` sees each sent file as found.
  */
 function walkContext(contextDir: string, patterns: string[], onFile?: (entry: WalkedFile, abs: string) => void): { entries: WalkedFile[]; visited: number } {
-    const dockerSemantics = path.sep === "/";
-    const fast = dockerSemantics ? new DockerignoreMatcher(patterns) : undefined;
-    const slow = dockerSemantics ? undefined : dockerignore().add(patterns);
+    const ig = dockerignore().add(patterns);
     const exceptions = patterns.filter((p) => p.startsWith("!")).map(cleanPattern);
     const entries: WalkedFile[] = [];
     let visited = 0;
@@ -244,12 +106,10 @@ function walkContext(contextDir: string, patterns: string[], onFile?: (entry: Wa
     const walk = (absDir: string, relDir: string): void => {
         const dirents = fs.readdirSync(absDir, { withFileTypes: true });
         visited += dirents.length;
-        const parentPath = relDir === "" ? "." : balenaCleanPath(relDir);
         for (const d of dirents) {
             const rel = relDir === "" ? d.name : `${relDir}/${d.name}`;
             const abs = `${absDir}${path.sep}${d.name}`;
-            const excluded = fast ? fast.ignores(rel, parentPath) : (slow as ReturnType<typeof dockerignore>).ignores(rel);
-            const ignored = excluded && !(relDir === "" && alwaysSent.has(d.name));
+            const ignored = ig.ignores(rel) && !(relDir === "" && alwaysSent.has(d.name));
             if (d.isDirectory()) {
                 if (ignored && !exceptionMayMatchInside(exceptions, rel)) continue;
                 if (!ignored) entries.push({ rel, kind: "dir", executable: false });

@@ -5,7 +5,6 @@ import * as path from "node:path";
 import dockerignore from "@balena/dockerignore";
 import {
     BuildContextError,
-    compileDockerignore,
     contentTag,
     contextDigest,
     guardBuildContext,
@@ -142,26 +141,7 @@ describe("context digest", () => {
     });
 });
 
-describe("the fast .dockerignore matcher", () => {
-    it("answers exactly as @balena/dockerignore on generated patterns and paths", () => {
-        // A small deterministic PRNG, so a failure names a reproducible case.
-        let seed = 7;
-        const rand = (n: number): number => {
-            seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-            return seed % n;
-        };
-        const parts = ["a", "b", "src", "node_modules", "dist", "x.log", ".env", ".env.local", "Docs", "docs", "keep.txt", "a b", "c|d"];
-        const pats = ["*", "**", "*.log", "**/*.log", "node_modules", "**/node_modules", "dist/", "/dist", "src/**", "src/*/a", "?", "a*", "docs", "DOCS", "a/**/b", "**/b/**", "[ab]", "c|d", "a\\ b", "./a", "a/../b", "!", "#x", " a "];
-        const paths: string[] = [];
-        for (let i = 0; i < 300; i++) paths.push(Array.from({ length: 1 + rand(4) }, () => parts[rand(parts.length)]).join("/"));
-        for (let t = 0; t < 200; t++) {
-            const patterns = Array.from({ length: 1 + rand(5) }, () => `${rand(3) === 0 ? "!" : ""}${pats[rand(pats.length)]}`);
-            const slow = dockerignore().add(patterns);
-            const fast = compileDockerignore(patterns);
-            for (const p of paths) assert.equal(fast.ignores(p), slow.ignores(p), `patterns ${JSON.stringify(patterns)} on ${p}`);
-        }
-    });
-
+describe("listing against the matcher itself", () => {
     it("sends what the library would: every listed entry is kept and every skipped one is excluded", () => {
         const patterns = ["**/node_modules", "*.log", "dist", "!dist/keep.txt", "docs/**", "!docs/README.md"];
         const dir = makeTree({
