@@ -18,6 +18,18 @@ export interface TakeoverArgs {
 
 export const BACKUP_DIR = "backups";
 
+/** The environment of every step, as plain values (the component wraps the password as a secret). */
+export function takeoverEnvironment(args: Omit<TakeoverArgs, "postgresPassword"> & { postgresPassword: string }): Record<string, string> {
+    return {
+        CARTIE_LEGACY_PROJECT: args.project,
+        CARTIE_DATA_VOLUME: args.dataVolume,
+        CARTIE_POSTGRES_IMAGE: args.postgresImage,
+        CARTIE_PUBLIC_PORT: String(args.publicPort),
+        CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DIR,
+        CARTIE_POSTGRES_PASSWORD: args.postgresPassword,
+    };
+}
+
 /**
  * Adopts a docker-compose host before the platform's db starts: preflight (refuses before
  * anything changes), a logical backup of the legacy database, then the legacy containers stopped
@@ -36,11 +48,7 @@ export class Takeover extends pulumi.ComponentResource {
     constructor(name: string, args: TakeoverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cartie:platform:Takeover", name, {}, opts);
         const environment = {
-            CARTIE_LEGACY_PROJECT: args.project,
-            CARTIE_DATA_VOLUME: args.dataVolume,
-            CARTIE_POSTGRES_IMAGE: args.postgresImage,
-            CARTIE_PUBLIC_PORT: String(args.publicPort),
-            CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DIR,
+            ...takeoverEnvironment({ ...args, postgresPassword: "" }),
             CARTIE_POSTGRES_PASSWORD: pulumi.secret(args.postgresPassword),
         };
         const steps = {} as Record<TakeoverStep, command.local.Command>;

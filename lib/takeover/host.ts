@@ -29,7 +29,8 @@ export interface TakeoverHost {
     checkPassword(image: string, at: DbAddress, password: string): Promise<boolean>;
     /** Plain-format pg_dump streamed into `outFile` from a throwaway container of `image`. */
     dump(image: string, at: DbAddress, password: string, outFile: string): Promise<void>;
-    stop(name: string, seconds: number): Promise<"stopped" | "gone">;
+    /** `docker stop`; `signal` overrides the container's stop signal (SIGINT: Postgres's fast shutdown). */
+    stop(name: string, seconds: number, signal?: string): Promise<"stopped" | "gone">;
     /** `docker rm` without `-v`: the container's volumes stay. */
     remove(name: string): Promise<"removed" | "gone">;
     exists(name: string): Promise<boolean>;
@@ -134,8 +135,8 @@ export function dockerHost(): TakeoverHost {
                 });
             });
         },
-        async stop(name, seconds) {
-            const r = await docker(["stop", "-t", String(seconds), name], { timeoutMs: (seconds + 60) * 1000 });
+        async stop(name, seconds, signal) {
+            const r = await docker(["stop", "-t", String(seconds), ...(signal ? ["--signal", signal] : []), name], { timeoutMs: (seconds + 60) * 1000 });
             if (r.code === 0) return "stopped";
             if (noSuch(r.stderr)) return "gone";
             throw new Error(`docker stop ${name} failed: ${r.stderr.trim()}`);

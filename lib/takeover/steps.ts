@@ -192,7 +192,8 @@ export async function takeover(ctx: StepContext): Promise<TakeoverOutcome> {
     const removed: string[] = [];
     for (const a of plan.actions) {
         ctx.log(`takeover: stopping ${a.name} (${a.role}, up to ${a.stopSeconds} s)`);
-        const stopped = await ctx.host.stop(a.name, a.stopSeconds);
+        // Postgres: SIGINT is a fast shutdown (clients cut, checkpoint written), whatever the container was given.
+        const stopped = await ctx.host.stop(a.name, a.stopSeconds, a.role === "db" ? "SIGINT" : undefined);
         if (stopped === "gone") {
             ctx.log(`takeover: ${a.name} is already gone`);
             continue;
