@@ -22,6 +22,18 @@ export class MigrationError extends Error {
     }
 }
 
+/**
+ * The migration a failed Prisma run names: the native engine says `Migration name: x`, the
+ * JavaScript engine (Prisma 6.19 with a driver adapter) `with migration_name="x"`.
+ */
+export function failedMigrationName(output: string): string | undefined {
+    return (
+        /migration_name="([^"]+)"/.exec(output)?.[1] ??
+        /Migration name: (\S+)/.exec(output)?.[1] ??
+        /migration [`"]?(\w+)[`"]? failed/i.exec(output)?.[1]
+    );
+}
+
 export async function readDatabaseState(target: MigrationTarget): Promise<DatabaseState> {
     const state = parseStateRows(await target.psql(STATE_QUERY));
     if (state.hasHistoryTable) state.history = parseStateRows(await target.psql(HISTORY_QUERY)).history;
@@ -50,7 +62,7 @@ export async function runMigrations(target: MigrationTarget, local: string[], ba
         const shown = mask(output).trim();
         if (shown) log.push(shown);
         if (code !== 0) {
-            const failedName = /Migration name: (\S+)/.exec(output)?.[1] ?? /migration [`"]?(\w+)[`"]? failed/i.exec(output)?.[1];
+            const failedName = failedMigrationName(output);
             const recovery = failedName
                 ? `fix the migration or the data, then \`npx prisma migrate resolve --rolled-back ${failedName}\` and \`pulumi up\` again`
                 : "read the Prisma output above, fix the cause, and run `pulumi up` again";

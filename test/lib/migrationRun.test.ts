@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { MigrationError, MigrationTarget, runMigrations } from "../../lib/migrationRun";
+import { MigrationError, MigrationTarget, failedMigrationName, runMigrations } from "../../lib/migrationRun";
 
 /**
  * An in-memory database that answers the two state queries and records the Prisma commands, to
@@ -29,6 +29,12 @@ const local = ["v41_baseline", "v42_add_sessions"];
 const secret = "pw-that-must-not-show";
 
 describe("running a migration plan", () => {
+    it("finds the failed migration's name in either Prisma engine's words", () => {
+        assert.equal(failedMigrationName('Error querying the database: ERROR: division by zero\n   0: schema_core::commands::apply_migrations\n           with migration_name="v43_add_nickname_fails"'), "v43_add_nickname_fails");
+        assert.equal(failedMigrationName("A migration failed to apply.\nMigration name: v42_add_sessions\n"), "v42_add_sessions");
+        assert.equal(failedMigrationName("Error: P1001: Can't reach database server"), undefined);
+    });
+
     it("resolves the baseline before deploying, in that order", async () => {
         const target = memoryTarget({ tables: ["users"] });
         const { log } = await runMigrations(target, local, "v41_baseline", [secret]);
