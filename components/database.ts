@@ -32,9 +32,17 @@ export class Database extends pulumi.ComponentResource {
         this.volume = new docker.Volume(
             `${name}-data`,
             { name: args.volumeName, labels: platformLabels(project, stack, "db-data") },
-            { parent: this, protect: true, retainOnDelete: true },
+            {
+                parent: this,
+                dependsOn: opts?.dependsOn,
+                protect: true,
+                retainOnDelete: true,
+                // Docker cannot relabel a volume, and an adopted one keeps its compose labels: a label
+                // diff would mean replacing the data, which protect refuses. Labels are set once.
+                ignoreChanges: ["labels"],
+            },
         );
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, dependsOn: opts?.dependsOn });
 
         this.container = new docker.Container(
             name,
@@ -61,6 +69,8 @@ export class Database extends pulumi.ComponentResource {
             },
             {
                 parent: this,
+                // A component's dependsOn (the legacy takeover) does not hold back its children: pass it on.
+                dependsOn: opts?.dependsOn,
                 // A fixed name, and one data directory: the old server stops before the new one starts.
                 deleteBeforeReplace: true,
                 replaceOnChanges: ["healthcheck"],

@@ -11,7 +11,7 @@ import { AppImage } from "./images";
 import { Migration } from "./migration";
 import { Network } from "./network";
 import { Proxy } from "./proxy";
-import { Takeover, afterTakeover } from "./takeover";
+import { Takeover } from "./takeover";
 import { Verification } from "./verification";
 import { Web } from "./web";
 
@@ -81,12 +81,11 @@ export class CartiePlatform extends pulumi.ComponentResource {
             );
         }
         // The db's volume and container wait for the takeover: never two servers on one data directory.
-        // The adopted volume keeps compose's labels (see afterTakeover).
         const takeoverDone: pulumi.Resource[] = this.takeover ? [this.takeover.done] : [];
         this.database = new Database(
             "db",
             { namePrefix: p, image: cfg.postgresImage, volumeName: cfg.dataVolume, network: this.network.name, environment: dbEnvironment(cfg) },
-            { parent: this, ...(this.takeover ? { dependsOn: takeoverDone, transformations: [afterTakeover(takeoverDone)] } : {}) },
+            { parent: this, dependsOn: takeoverDone },
         );
         this.apiImage = new AppImage(
             "api-image",

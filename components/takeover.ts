@@ -70,18 +70,3 @@ export class Takeover extends pulumi.ComponentResource {
         this.registerOutputs({ report: this.report });
     }
 }
-
-export const VOLUME_TYPE = "docker:index/volume:Volume";
-
-/**
- * Makes a component and every resource under it wait for `resources` (a component's own
- * dependsOn does not hold back its children, a transformation does). The adopted data volume
- * keeps the labels compose gave it: Docker returns an existing volume as it is, so the platform's
- * labels are ignored on it rather than diffed into a replacement of a protected volume.
- */
-export function afterTakeover(resources: pulumi.Resource[]): pulumi.ResourceTransformation {
-    return (a) => {
-        const extra: pulumi.ResourceOptions = a.type === VOLUME_TYPE ? { dependsOn: resources, ignoreChanges: ["labels"] } : { dependsOn: resources };
-        return { props: a.props, opts: pulumi.mergeOptions(a.opts, extra) };
-    };
-}

@@ -79,6 +79,8 @@ describe("the platform under the mock runtime", () => {
         assert.equal(volume.protect, true);
         assert.equal(volume.retainOnDelete, true);
         assert.equal(volume.inputs.name, "cartie-dev-db-data");
+        // an adopted volume keeps compose's labels; a label diff must never turn into a replacement
+        assert.deepEqual(volume.ignoreChanges, ["labels"]);
         const db = run.one(CONTAINER, "db");
         assert.deepEqual(db.inputs.mounts, [{ source: "cartie-dev-db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
         assert.deepEqual((db.inputs.healthcheck as { tests: string[] }).tests, ["CMD", "pg_isready", "-U", "cartie", "-d", "cartie"]);

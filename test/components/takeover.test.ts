@@ -1,9 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { platformProgram } from "../../components/program";
-import { VOLUME_TYPE, afterTakeover } from "../../components/takeover";
 import { ProgramRun, Registered, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, validStackConfig } from "../support/mockRuntime";
 
 const COMMAND = "command:local:Command";
@@ -135,15 +133,4 @@ describe("the takeover under the mock runtime", () => {
         });
     });
 
-    it("the adopted volume ignores label changes: compose's labels stay, no replacement of a protected volume", () => {
-        const done = { urn: pulumi.output("urn:done") } as unknown as pulumi.Resource;
-        const t = afterTakeover([done]);
-        const volume = t({ type: VOLUME_TYPE, name: "db-data", props: {}, opts: { protect: true, retainOnDelete: true }, resource: done });
-        assert.deepEqual(volume?.opts.ignoreChanges, ["labels"]);
-        assert.equal(volume?.opts.protect, true);
-        assert.deepEqual(volume?.opts.dependsOn, [done]);
-        const container = t({ type: "docker:index/container:Container", name: "db", props: {}, opts: { dependsOn: [] }, resource: done });
-        assert.equal(container?.opts.ignoreChanges, undefined);
-        assert.deepEqual(container?.opts.dependsOn, [done]);
-    });
 });

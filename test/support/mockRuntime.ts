@@ -21,6 +21,7 @@ export interface Registered {
     dependencies: string[];
     additionalSecretOutputs: string[];
     replaceOnChanges: string[];
+    ignoreChanges: string[];
     /** Inputs in the engine's wire form: secrets are `{ [SECRET_SIG_KEY]: SECRET_SIG, value }`. */
     wire: Record<string, unknown>;
     /** Inputs with secrets unwrapped. */
@@ -45,6 +46,7 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getAdditionalsecretoutputsList(): string[];
     getReplaceonchangesList(): string[];
+    getIgnorechangesList(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 
@@ -182,6 +184,7 @@ export async function runProgram(
                     dependencies: req.getDependenciesList(),
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
                     replaceOnChanges: req.getReplaceonchangesList(),
+                    ignoreChanges: req.getIgnorechangesList(),
                     wire,
                     inputs: unwrapSecrets(wire) as Record<string, unknown>,
                 });
