@@ -8,15 +8,9 @@ import * as path from "node:path";
 import { dockerMigrationTarget } from "../lib/dockerMigrationTarget";
 import { MigrationError, runMigrations } from "../lib/migrationRun";
 import { maskSecrets } from "../lib/env";
+import { requireEnv } from "./env";
 
-function need(name: string): string {
-    const v = process.env[name];
-    if (!v) {
-        console.error(`migrate: environment variable ${name} is not set (it is set by the cartie:platform:Migration resource)`);
-        process.exit(2);
-    }
-    return v;
-}
+const need = (name: string): string => requireEnv(name, "cartie:platform:Migration");
 
 async function main(): Promise<void> {
     const databaseUrl = need("DATABASE_URL");

@@ -9,15 +9,9 @@ import { dockerHost } from "../lib/takeover/host";
 import { TakeoverRefused } from "../lib/takeover/plan";
 import { StepContext, backup, preflight, takeover } from "../lib/takeover/steps";
 import { TAKEOVER_STEPS, TakeoverStep } from "../lib/takeover/types";
+import { requireEnv } from "./env";
 
-function need(name: string): string {
-    const v = process.env[name];
-    if (!v) {
-        console.error(`takeover: environment variable ${name} is not set (it is set by the cartie:platform:Takeover resources)`);
-        process.exit(2);
-    }
-    return v;
-}
+const need = (name: string): string => requireEnv(name, "cartie:platform:Takeover");
 
 async function main(): Promise<void> {
     const step = process.argv[2] as TakeoverStep | undefined;

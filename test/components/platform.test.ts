@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { CADDYFILE_PATH } from "../../components/proxy";
 import { platformProgram } from "../../components/program";
 import { renderCaddyfile } from "../../lib/caddyfile";
-import { ProgramError, ProgramRun, Registered, SECRET_CONFIG_KEYS, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, validStackConfig } from "../support/mockRuntime";
+import { ProgramError, ProgramRun, SECRET_CONFIG_KEYS, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig } from "../support/mockRuntime";
 import { writeTree } from "../support/tree";
 
 const CONTAINER = "docker:index/container:Container";
@@ -12,31 +12,6 @@ const COMMAND = "command:local:Command";
 
 const evaluate = (dir: string, config?: Record<string, string>, secretKeys?: string[]): Promise<ProgramRun> =>
     runProgram(() => ({ ...platformProgram(dir) }), { config, secretKeys });
-
-const key = (r: Registered): string => `${r.type}::${r.name}`;
-const shortName = (urn: string): string => urn.split("::").pop() ?? urn;
-
-/** Names of the resources whose registered inputs differ between two runs (added or removed count too). */
-function changed(a: ProgramRun, b: ProgramRun): string[] {
-    const before = new Map(a.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
-    const after = new Map(b.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
-    const names = new Set([...before.keys(), ...after.keys()]);
-    return [...names].filter((k) => before.get(k) !== after.get(k)).map((k) => k.split("::")[1]).sort();
-}
-
-/** Every resource the given one waits for, following dependencies transitively. */
-function upstream(run: ProgramRun, r: Registered): Set<string> {
-    const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
-    const seen = new Set<string>();
-    const stack = [...r.dependencies];
-    while (stack.length > 0) {
-        const urn = stack.pop() as string;
-        if (seen.has(urn)) continue;
-        seen.add(urn);
-        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
-    }
-    return new Set([...seen].map(shortName));
-}
 
 describe("the platform under the mock runtime", () => {
     let run: ProgramRun;

@@ -2,34 +2,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { platformProgram } from "../../components/program";
-import { ProgramRun, Registered, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, validStackConfig } from "../support/mockRuntime";
+import { ProgramRun, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig } from "../support/mockRuntime";
 
 const COMMAND = "command:local:Command";
 const CONTAINER = "docker:index/container:Container";
 const LEGACY = { "cartie:legacyComposeProject": "infra2", "cartie:dataVolume": "infra2_db-data" };
 
 const evaluate = (dir: string, config?: Record<string, string>): Promise<ProgramRun> => runProgram(() => ({ ...platformProgram(dir) }), { config });
-const key = (r: Registered): string => `${r.type}::${r.name}`;
-const shortName = (urn: string): string => urn.split("::").pop() ?? urn;
-
-function changed(a: ProgramRun, b: ProgramRun): string[] {
-    const before = new Map(a.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
-    const after = new Map(b.resources.map((r) => [key(r), JSON.stringify(r.wire)]));
-    return [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k)).map((k) => k.split("::")[1]).sort();
-}
-
-function upstream(run: ProgramRun, r: Registered): Set<string> {
-    const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
-    const seen = new Set<string>();
-    const stack = [...r.dependencies];
-    while (stack.length > 0) {
-        const urn = stack.pop() as string;
-        if (seen.has(urn)) continue;
-        seen.add(urn);
-        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
-    }
-    return new Set([...seen].map(shortName));
-}
 
 describe("the takeover under the mock runtime", () => {
     it("is not declared when cartie:legacyComposeProject is unset", async () => {

@@ -217,3 +217,30 @@ export async function runProgram(
         },
     };
 }
+
+const resourceKey = (r: Registered): string => `${r.type}::${r.name}`;
+const shortName = (urn: string): string => urn.split("::").pop() ?? urn;
+
+/** Names of the resources whose registered inputs differ between two runs (added or removed count too): what preview would show. */
+export function changed(a: ProgramRun, b: ProgramRun): string[] {
+    const before = new Map(a.resources.map((r) => [resourceKey(r), JSON.stringify(r.wire)]));
+    const after = new Map(b.resources.map((r) => [resourceKey(r), JSON.stringify(r.wire)]));
+    return [...new Set([...before.keys(), ...after.keys()])]
+        .filter((k) => before.get(k) !== after.get(k))
+        .map((k) => k.split("::")[1])
+        .sort();
+}
+
+/** Names of every resource `r` waits for, following dependencies transitively. */
+export function upstream(run: ProgramRun, r: Registered): Set<string> {
+    const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
+    const seen = new Set<string>();
+    const stack = [...r.dependencies];
+    while (stack.length > 0) {
+        const urn = stack.pop() as string;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
+    }
+    return new Set([...seen].map(shortName));
+}

@@ -25,6 +25,19 @@ export interface Legacy {
     backupDir: string;
 }
 
+/** The names docker compose gives a project's volume, network and containers. */
+export function legacyNames(project: string, rest: Pick<Legacy, "port" | "password" | "backupDir">): Legacy {
+    return {
+        project,
+        volume: `${project}_db-data`,
+        network: `${project}_default`,
+        db: `${project}-db-1`,
+        api: `${project}-api-1`,
+        web: `${project}-web-1`,
+        ...rest,
+    };
+}
+
 function composeLabels(project: string, service: string): string[] {
     return ["--label", `${COMPOSE_PROJECT_LABEL}=${project}`, "--label", `${COMPOSE_SERVICE_LABEL}=${service}`, "--label", "com.docker.compose.container-number=1", "--label", "com.docker.compose.oneoff=False"];
 }
@@ -45,17 +58,7 @@ export const USERS_FINGERPRINT = `SELECT count(*) || ':' || md5(coalesce(string_
 
 export async function buildLegacy(opts: { project: string; port: number; password: string; rows: number; backupDir: string; cleanup: Cleanup }): Promise<Legacy> {
     const { project, port, password, rows, cleanup } = opts;
-    const l: Legacy = {
-        project,
-        volume: `${project}_db-data`,
-        network: `${project}_default`,
-        db: `${project}-db-1`,
-        api: `${project}-api-1`,
-        web: `${project}-web-1`,
-        port,
-        password,
-        backupDir: opts.backupDir,
-    };
+    const l = legacyNames(project, { port, password, backupDir: opts.backupDir });
     cleanup.volume(l.volume);
     cleanup.network(l.network);
     for (const c of [l.db, l.api, l.web]) cleanup.container(c);

@@ -15,6 +15,7 @@ import {
     PG_DATA,
     USERS_FINGERPRINT,
     buildLegacy,
+    legacyNames,
     containerExists,
     projectContainers,
     psql,
@@ -61,17 +62,7 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
         before(async function () {
             this.timeout(120_000);
             const project = `infra2t${id}v`;
-            l = {
-                project,
-                volume: `${project}_db-data`,
-                network: `${project}_default`,
-                db: `${project}-db-1`,
-                api: `${project}-api-1`,
-                web: `${project}-web-1`,
-                port: await freePort(),
-                password: secret(),
-                backupDir: path.join(backupRoot, "mismatch"),
-            };
+            l = legacyNames(project, { port: await freePort(), password: secret(), backupDir: path.join(backupRoot, "mismatch") });
             cleanup.volume(l.volume);
             cleanup.container(l.db);
             cleanup.container(l.web);
