@@ -2,7 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import dockerignore from "@balena/dockerignore";
-import { defaultCacheDir, FileHasher, FileStamp, HashCache, RACY_MARGIN_MS } from "./digestCache";
+import { defaultCacheDir, FileHasher, FileStamp, HashCache, ListedChild, RACY_MARGIN_MS, stampOf } from "./digestCache";
 
 /**
  * Docker build contexts as Docker sees them. `.dockerignore` matching is @balena/dockerignore, a
@@ -92,38 +92,63 @@ interface WalkedFile extends ContextEntry {
     stamp?: FileStamp;
 }
 
+/** Where the walk may reuse directory listings from an earlier digest (see lib/digestCache.ts). */
+interface ListingCache {
+    cache: HashCache;
+    startMs: number;
+    marginMs: number;
+}
+
+function childType(d: fs.Dirent): ListedChild["type"] {
+    return d.isDirectory() ? "dir" : d.isSymbolicLink() ? "symlink" : d.isFile() ? "file" : "other";
+}
+
 /**
  * The walk behind listContext and contextDigest: readdir, match, and one stat per sent file
  * (its mode, and the stamps the hash cache is keyed on). `onFile` sees each sent file as found.
+ * With `listings`, a directory whose stamps are unchanged since an earlier digest is neither
+ * read nor matched again.
  */
-function walkContext(contextDir: string, patterns: string[], onFile?: (entry: WalkedFile, abs: string) => void): { entries: WalkedFile[]; visited: number } {
+function walkContext(
+    contextDir: string,
+    patterns: string[],
+    onFile?: (entry: WalkedFile, abs: string) => void,
+    listings?: ListingCache,
+): { entries: WalkedFile[]; visited: number } {
     const ig = dockerignore().add(patterns);
     const exceptions = patterns.filter((p) => p.startsWith("!")).map(cleanPattern);
     const entries: WalkedFile[] = [];
     let visited = 0;
     const alwaysSent = new Set(["Dockerfile", ".dockerignore"]);
 
-    const walk = (absDir: string, relDir: string): void => {
-        const dirents = fs.readdirSync(absDir, { withFileTypes: true });
-        visited += dirents.length;
-        for (const d of dirents) {
+    const list = (absDir: string, relDir: string): ListedChild[] => {
+        // The directory's stamp is taken before reading it: a change after this stat moves it.
+        const stamp = listings ? stampOf(fs.statSync(absDir)) : undefined;
+        const cached = listings && stamp ? listings.cache.listing(relDir, stamp) : undefined;
+        if (cached) return cached;
+        const children = fs.readdirSync(absDir, { withFileTypes: true }).map((d) => {
             const rel = relDir === "" ? d.name : `${relDir}/${d.name}`;
-            const abs = `${absDir}${path.sep}${d.name}`;
-            const ignored = ig.ignores(rel) && !(relDir === "" && alwaysSent.has(d.name));
-            if (d.isDirectory()) {
-                if (ignored && !exceptionMayMatchInside(exceptions, rel)) continue;
-                if (!ignored) entries.push({ rel, kind: "dir", executable: false });
+            return { name: d.name, type: childType(d), ignored: ig.ignores(rel) && !(relDir === "" && alwaysSent.has(d.name)) };
+        });
+        if (listings && stamp) listings.cache.recordListing(relDir, stamp, children, listings.startMs, listings.marginMs);
+        return children;
+    };
+
+    const walk = (absDir: string, relDir: string): void => {
+        const children = list(absDir, relDir);
+        visited += children.length;
+        for (const c of children) {
+            const rel = relDir === "" ? c.name : `${relDir}/${c.name}`;
+            const abs = `${absDir}${path.sep}${c.name}`;
+            if (c.type === "dir") {
+                if (c.ignored && !exceptionMayMatchInside(exceptions, rel)) continue;
+                if (!c.ignored) entries.push({ rel, kind: "dir", executable: false });
                 walk(abs, rel);
-            } else if (!ignored) {
-                if (d.isSymbolicLink()) entries.push({ rel, kind: "symlink", executable: false });
-                else if (d.isFile()) {
+            } else if (!c.ignored) {
+                if (c.type === "symlink") entries.push({ rel, kind: "symlink", executable: false });
+                else if (c.type === "file") {
                     const st = fs.statSync(abs);
-                    const entry: WalkedFile = {
-                        rel,
-                        kind: "file",
-                        executable: (st.mode & 0o111) !== 0,
-                        stamp: { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev },
-                    };
+                    const entry: WalkedFile = { rel, kind: "file", executable: (st.mode & 0o111) !== 0, stamp: stampOf(st) };
                     entries.push(entry);
                     onFile?.(entry, abs);
                 }
@@ -182,11 +207,12 @@ export async function contextDigest(
 ): Promise<ContextDigest> {
     const startMs = options.nowMs ?? Date.now();
     const margin = options.racyMarginMs ?? RACY_MARGIN_MS;
-    const cache = HashCache.open(contextDir, options.cacheDir ?? defaultCacheDir());
+    const rules = patterns ?? readDockerignore(contextDir);
+    const cache = HashCache.open(contextDir, options.cacheDir ?? defaultCacheDir(), rules);
     const hasher = new FileHasher();
     const hashes = new Map<string, { hash: string; size: number }>();
     let hashed = 0;
-    const listing = walkContext(contextDir, patterns ?? readDockerignore(contextDir), (entry, abs) => {
+    const listing = walkContext(contextDir, rules, (entry, abs) => {
         const stamp = entry.stamp as FileStamp;
         const cached = cache.lookup(entry.rel, stamp);
         if (cached !== undefined) {
@@ -198,7 +224,7 @@ export async function contextDigest(
             hashes.set(entry.rel, { hash, size });
             cache.record(entry.rel, stamp, hash, startMs, margin);
         });
-    });
+    }, { cache, startMs, marginMs: margin });
     await hasher.finish();
 
     const h = crypto.createHash("sha256");

@@ -20,15 +20,20 @@ import { Worker } from "node:worker_threads";
  *   is stored only when max(mtime, ctime) is older than the digest's start minus RACY_MARGIN_MS,
  *   so any later write stamps a ctime strictly newer than the cached one. A file changed within
  *   the last seconds is simply hashed again next time.
+ * - Directory listings are cached the same way, keyed on the directory's own stamps: creating,
+ *   deleting or renaming an entry moves the directory's mtime and ctime, so an unchanged stamp
+ *   means the same names, and with the same `.dockerignore` patterns (their digest is part of the
+ *   cache key) the same decisions. The racy rule applies to directories too. A file's content
+ *   never changes its directory's stamps, which is why every sent file is still stat'ed.
  * - The cache is only ever a hint: a missing, unreadable, corrupt or foreign cache file is
  *   ignored and rewritten; it is written to a temporary name and renamed, so readers see a whole
- *   file or none. The listing itself (which files Docker sends) is never cached.
+ *   file or none.
  */
 
 /** Older than this (relative to the digest's start) a stat is trusted; see above. */
 export const RACY_MARGIN_MS = 3000;
 
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 export interface FileStamp {
     size: number;
@@ -40,6 +45,29 @@ export interface FileStamp {
 
 interface CachedHash extends FileStamp {
     hash: string;
+}
+
+/** One entry of a directory as the walk decided it: its type, and whether `.dockerignore` excludes it. */
+export interface ListedChild {
+    name: string;
+    type: "dir" | "file" | "symlink" | "other";
+    ignored: boolean;
+}
+
+interface CachedListing extends FileStamp {
+    children: ListedChild[];
+}
+
+const CHILD_TYPES: ListedChild["type"][] = ["dir", "file", "symlink", "other"];
+
+function isListedChild(c: unknown): c is ListedChild {
+    if (c === null || typeof c !== "object") return false;
+    const o = c as Record<string, unknown>;
+    return typeof o.name === "string" && CHILD_TYPES.includes(o.type as ListedChild["type"]) && typeof o.ignored === "boolean";
+}
+
+export function stampOf(st: fs.Stats): FileStamp {
+    return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev };
 }
 
 export function sameStamp(a: FileStamp, b: FileStamp): boolean {
@@ -64,14 +92,18 @@ export function defaultCacheDir(): string | false {
 export class HashCache {
     private readonly entries: Map<string, CachedHash>;
     private readonly next = new Map<string, CachedHash>();
+    private readonly listings: Map<string, CachedListing>;
+    private readonly nextListings = new Map<string, CachedListing>();
     private dirty: boolean;
 
     private constructor(
         readonly file: string | undefined,
         private readonly contextDir: string,
-        entries: Map<string, CachedHash>,
+        private readonly patternsKey: string,
+        read: { files: Map<string, CachedHash>; listings: Map<string, CachedListing> },
     ) {
-        this.entries = entries;
+        this.entries = read.files;
+        this.listings = read.listings;
         this.dirty = false;
     }
 
@@ -80,7 +112,7 @@ export class HashCache {
      * that cannot be read is an empty one. A cache directory inside the context is refused, since
      * writing there would change what Docker sends.
      */
-    static open(contextDir: string, cacheDir: string | false): HashCache {
+    static open(contextDir: string, cacheDir: string | false, patterns: string[] = []): HashCache {
         // Keyed by the real path: the same context reached through a symlink shares one cache.
         const real = (p: string): string => {
             try {
@@ -90,49 +122,67 @@ export class HashCache {
             }
         };
         const ctx = real(contextDir);
-        if (cacheDir === false) return new HashCache(undefined, ctx, new Map());
+        const patternsKey = crypto.createHash("sha256").update(JSON.stringify(patterns)).digest("hex");
+        const none = { files: new Map<string, CachedHash>(), listings: new Map<string, CachedListing>() };
+        if (cacheDir === false) return new HashCache(undefined, ctx, patternsKey, none);
         const dir = real(cacheDir);
-        if (dir === ctx || dir.startsWith(ctx + path.sep)) return new HashCache(undefined, ctx, new Map());
+        if (dir === ctx || dir.startsWith(ctx + path.sep)) return new HashCache(undefined, ctx, patternsKey, none);
         const file = path.join(dir, `${crypto.createHash("sha256").update(ctx).digest("hex").slice(0, 32)}.json`);
-        return new HashCache(file, ctx, HashCache.read(file, ctx));
+        return new HashCache(file, ctx, patternsKey, HashCache.read(file, ctx, patternsKey));
     }
 
     /**
-     * File format: one JSON header line `{format, context, count, sha256}`, then one line per
-     * entry `rel \t size \t mtimeMs \t ctimeMs \t ino \t dev \t hash`. The header's sha256 covers
-     * the body, so a truncated or damaged file is rejected whole rather than trusted in part.
+     * File format: one JSON header line `{format, context, patterns, files, dirs, sha256}`, then
+     * one line per file `rel \t size \t mtimeMs \t ctimeMs \t ino \t dev \t hash`, then one
+     * line per directory `rel \t size \t mtimeMs \t ctimeMs \t ino \t dev \t children-json`.
+     * The header's sha256 covers the body, so a truncated or damaged file is rejected whole rather
+     * than trusted in part; listings made under other `.dockerignore` patterns are dropped.
      */
-    private static read(file: string, ctx: string): Map<string, CachedHash> {
-        const map = new Map<string, CachedHash>();
+    private static read(file: string, ctx: string, patternsKey: string): { files: Map<string, CachedHash>; listings: Map<string, CachedListing> } {
+        const files = new Map<string, CachedHash>();
+        const listings = new Map<string, CachedListing>();
+        const empty = { files: new Map<string, CachedHash>(), listings: new Map<string, CachedListing>() };
         let text: string;
         try {
             text = fs.readFileSync(file, "utf8");
         } catch {
-            return map;
+            return empty;
         }
         const nl = text.indexOf("\n");
-        if (nl < 0) return map;
+        if (nl < 0) return empty;
         let header: unknown;
         try {
             header = JSON.parse(text.slice(0, nl));
         } catch {
-            return map;
+            return empty;
         }
-        if (header === null || typeof header !== "object") return map;
-        const o = header as { format?: unknown; context?: unknown; count?: unknown; sha256?: unknown };
+        if (header === null || typeof header !== "object") return empty;
+        const o = header as { format?: unknown; context?: unknown; patterns?: unknown; files?: unknown; dirs?: unknown; sha256?: unknown };
         const body = text.slice(nl + 1);
-        if (o.format !== CACHE_FORMAT || o.context !== ctx || typeof o.count !== "number") return map;
-        if (o.sha256 !== crypto.createHash("sha256").update(body).digest("hex")) return map;
+        if (o.format !== CACHE_FORMAT || o.context !== ctx || typeof o.files !== "number" || typeof o.dirs !== "number") return empty;
+        if (o.sha256 !== crypto.createHash("sha256").update(body).digest("hex")) return empty;
         const lines = body.split("\n");
-        if (lines.pop() !== "" || lines.length !== o.count) return map;
-        for (const line of lines) {
-            const f = line.split("\t");
-            if (f.length !== 7 || f[6].length !== 64) return new Map();
-            const e: CachedHash = { size: Number(f[1]), mtimeMs: Number(f[2]), ctimeMs: Number(f[3]), ino: Number(f[4]), dev: Number(f[5]), hash: f[6] };
-            if (!(Number.isFinite(e.size) && Number.isFinite(e.mtimeMs) && Number.isFinite(e.ctimeMs) && Number.isFinite(e.ino) && Number.isFinite(e.dev))) return new Map();
-            map.set(f[0], e);
+        if (lines.pop() !== "" || lines.length !== o.files + o.dirs) return empty;
+        for (let i = 0; i < lines.length; i++) {
+            const f = lines[i].split("\t");
+            if (f.length !== 7) return empty;
+            const stamp: FileStamp = { size: Number(f[1]), mtimeMs: Number(f[2]), ctimeMs: Number(f[3]), ino: Number(f[4]), dev: Number(f[5]) };
+            if (!Object.values(stamp).every(Number.isFinite)) return empty;
+            if (i < o.files) {
+                if (f[6].length !== 64) return empty;
+                files.set(f[0], { ...stamp, hash: f[6] });
+            } else if (o.patterns === patternsKey) {
+                let children: unknown;
+                try {
+                    children = JSON.parse(f[6]);
+                } catch {
+                    return empty;
+                }
+                if (!Array.isArray(children) || !children.every(isListedChild)) return empty;
+                listings.set(f[0], { ...stamp, children });
+            }
         }
-        return map;
+        return { files, listings };
     }
 
     /** The cached hash of `rel` if its stamps are exactly the ones cached, else undefined. */
@@ -150,6 +200,21 @@ export class HashCache {
         this.dirty = true;
     }
 
+    /** The cached children of directory `rel` if the directory's stamps are exactly the ones cached. */
+    listing(rel: string, stamp: FileStamp): ListedChild[] | undefined {
+        const hit = this.listings.get(rel);
+        if (hit === undefined || !sameStamp(hit, stamp)) return undefined;
+        this.nextListings.set(rel, hit);
+        return hit.children;
+    }
+
+    /** Records a directory's children as just listed; stored only when its stamp is settled. */
+    recordListing(rel: string, stamp: FileStamp, children: ListedChild[], startMs: number, marginMs: number): void {
+        if (!isSettled(stamp, startMs, marginMs)) return;
+        this.nextListings.set(rel, { ...stamp, children });
+        this.dirty = true;
+    }
+
     /**
      * Writes the entries used or recorded in this digest, dropping those of deleted or changed
      * files, if that differs from what was read. Nothing settled, nothing written: a scratch
@@ -157,12 +222,22 @@ export class HashCache {
      */
     save(): void {
         if (this.file === undefined) return;
-        if (!this.dirty && this.next.size === this.entries.size) return;
-        const rows: string[] = [];
+        if (!this.dirty && this.next.size === this.entries.size && this.nextListings.size === this.listings.size) return;
+        const stamp = (e: FileStamp): string => `${e.size}\t${e.mtimeMs}\t${e.ctimeMs}\t${e.ino}\t${e.dev}`;
         // Names with a tab or newline are rare enough to just not cache.
-        for (const [rel, e] of this.next) if (!/[\t\n]/.test(rel)) rows.push(`${rel}\t${e.size}\t${e.mtimeMs}\t${e.ctimeMs}\t${e.ino}\t${e.dev}\t${e.hash}\n`);
-        const body = rows.join("");
-        const header = { format: CACHE_FORMAT, context: this.contextDir, count: rows.length, sha256: crypto.createHash("sha256").update(body).digest("hex") };
+        const fileRows: string[] = [];
+        for (const [rel, e] of this.next) if (!/[\t\n]/.test(rel)) fileRows.push(`${rel}\t${stamp(e)}\t${e.hash}\n`);
+        const dirRows: string[] = [];
+        for (const [rel, e] of this.nextListings) if (!/[\t\n]/.test(rel)) dirRows.push(`${rel}\t${stamp(e)}\t${JSON.stringify(e.children)}\n`);
+        const body = fileRows.join("") + dirRows.join("");
+        const header = {
+            format: CACHE_FORMAT,
+            context: this.contextDir,
+            patterns: this.patternsKey,
+            files: fileRows.length,
+            dirs: dirRows.length,
+            sha256: crypto.createHash("sha256").update(body).digest("hex"),
+        };
         const tmp = `${this.file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
         try {
             fs.mkdirSync(path.dirname(this.file), { recursive: true });

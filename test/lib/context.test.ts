@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import dockerignore from "@balena/dockerignore";
@@ -222,6 +223,49 @@ describe("the content-hash cache", () => {
         assert.equal(after.digest, await uncached(dir));
         assert.equal(after.files, 4);
         assert.equal(after.hashed, 1);
+    });
+
+    it("reuses a directory's listing only while the directory is unchanged: renames and new folders are seen", async () => {
+        const dir = makeTree({ ...base, "src/deep/d.ts": "dddd\n" });
+        const cache = cacheDir();
+        await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        fs.renameSync(path.join(dir, "src/deep/d.ts"), path.join(dir, "src/deep/e.ts"));
+        writeTree(dir, { "src/new/f.ts": "ffff\n" });
+        const after = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(after.digest, await uncached(dir));
+        assert.equal(after.files, 6);
+    });
+
+    it("does not reuse listings decided under other .dockerignore patterns", async () => {
+        const dir = makeTree({ ...base, ".dockerignore": "node_modules\n*.log\n", "debug.log": "l\n" });
+        const cache = cacheDir();
+        const before = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        // Rewriting a file leaves its directory's stamps as they were: only the patterns changed.
+        fs.writeFileSync(path.join(dir, ".dockerignore"), "node_modules\n");
+        const after = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(after.files, before.files + 1, "debug.log is sent now");
+        assert.equal(after.digest, await uncached(dir));
+    });
+
+    it("reads no directory again when nothing changed", async () => {
+        const dir = makeTree({ ...base, "src/deep/d.ts": "dddd\n" });
+        const cache = cacheDir();
+        await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        // The fs module object itself (import namespaces are read-only views of it).
+        const realFs = createRequire(__filename)("node:fs") as { readdirSync: typeof fs.readdirSync };
+        const readdir = realFs.readdirSync;
+        let reads = 0;
+        realFs.readdirSync = ((...a: Parameters<typeof fs.readdirSync>) => {
+            reads++;
+            return readdir(...a);
+        }) as typeof fs.readdirSync;
+        try {
+            const again = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+            assert.equal(again.hashed, 0);
+            assert.equal(reads, 0, "a directory was read although its stamps were unchanged");
+        } finally {
+            realFs.readdirSync = readdir;
+        }
     });
 
     it("ignores a corrupt, truncated or foreign cache file and rewrites it", async () => {
