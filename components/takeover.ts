@@ -58,7 +58,7 @@ export class Takeover extends pulumi.ComponentResource {
                 `${name}-${step}`,
                 { create: takeoverCommand(step), environment },
                 // A component's dependsOn does not hold back its children: pass it on, then chain the steps.
-                { parent: this, dependsOn: previous, additionalSecretOutputs: ["stdout", "stderr"] },
+                { parent: this, dependsOn: previous, additionalSecretOutputs: ["stdout", "stderr", "environment"] },
             );
             previous = [steps[step]];
         }

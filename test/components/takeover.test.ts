@@ -35,7 +35,7 @@ describe("the takeover under the mock runtime", () => {
                 assert.equal(s.inputs.create, `node --import tsx scripts/takeover.ts ${step}`);
                 assert.equal(s.inputs.triggers, undefined, `${s.name} has triggers: it would re-run`);
                 assert.equal(s.inputs.delete, undefined, `${s.name} runs something on destroy`);
-                assert.deepEqual(s.additionalSecretOutputs.sort(), ["stderr", "stdout"]);
+                assert.deepEqual(s.additionalSecretOutputs.sort(), ["environment", "stderr", "stdout"]);
                 const env = s.inputs.environment as Record<string, string>;
                 assert.deepEqual(
                     { ...env, CARTIE_POSTGRES_PASSWORD: "<pw>" },

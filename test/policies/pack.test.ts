@@ -17,6 +17,7 @@ import {
 } from "@pulumi/pulumi/proto/analyzer_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { validStackConfig } from "../support/mockRuntime";
 import { TYPES } from "../../policies/util";
 import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources } from "./support";
 
@@ -137,6 +138,13 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
 
     it("finds no violation in the resources the program registers with valid config", async () => {
         const diags = await analyzeAll(resources);
+        assert.deepEqual(diags, [], diags.map((d) => `${d.policy}: ${d.message}`).join("\n"));
+    });
+
+    it("finds no violation either when the program takes over a legacy compose host", async () => {
+        const { resources: withTakeover } = await programResources(validStackConfig({ "cartie:legacyComposeProject": "infra2", "cartie:dataVolume": "infra2_db-data" }));
+        assert.ok(withTakeover.some((r) => r.name === "legacy-takeover"));
+        const diags = await analyzeAll(withTakeover);
         assert.deepEqual(diags, [], diags.map((d) => `${d.policy}: ${d.message}`).join("\n"));
     });
 

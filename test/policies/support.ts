@@ -31,8 +31,8 @@ export function fromRegistered(r: Registered): PackResource {
 }
 
 /** The platform's resources, registered by the program itself under the mock runtime with valid config. */
-export async function programResources(): Promise<{ run: ProgramRun; resources: PackResource[] }> {
-    const run = await runProgram(() => ({ ...platformProgram(makeProjectDir()) }));
+export async function programResources(config?: Record<string, string>): Promise<{ run: ProgramRun; resources: PackResource[] }> {
+    const run = await runProgram(() => ({ ...platformProgram(makeProjectDir()) }), { config });
     return { run, resources: run.resources.map(fromRegistered) };
 }
 
