@@ -2,7 +2,7 @@ import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, unkn
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzeRequest, AnalyzerResourceOptions } from "@pulumi/pulumi/proto/analyzer_pb";
 import { platformProgram } from "../../components/program";
-import { ProgramRun, Registered, SECRET_SIG, SECRET_SIG_KEY, TEST_SECRETS, makeProjectDir, runProgram, unwrapSecrets } from "../support/mockRuntime";
+import { ProgramRun, Registered, SECRET_SIG, SECRET_SIG_KEY, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, unwrapSecrets } from "../support/mockRuntime";
 
 /** One resource as the engine hands it to a policy pack: inputs in wire form plus its options. */
 export interface PackResource {
@@ -49,9 +49,7 @@ export function changed(res: PackResource, change: (r: PackResource) => void): P
     return copy;
 }
 
-export function isWireSecret(v: unknown): v is { value: unknown } {
-    return v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
-}
+export { isWireSecret };
 
 /** Edits a container's `envs` list, keeping it a secret if it was one. */
 export function editEnvs(res: PackResource, edit: (list: string[]) => string[]): void {

@@ -60,7 +60,7 @@ export function unwrapSecrets(v: unknown): unknown {
     return v;
 }
 
-export function isWireSecret(v: unknown): boolean {
+export function isWireSecret(v: unknown): v is { value: unknown } {
     return v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
 }
 
