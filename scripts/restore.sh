@@ -37,5 +37,8 @@ if [ ! -f .env ]; then
   fi
 fi
 
-pulumi up --stack "$CARTIE_STACK" --diff --yes "$@"
+# At a terminal Pulumi shows the plan and asks before changing anything; elsewhere it proceeds.
+confirm=(--yes)
+[ -t 0 ] && [ -z "${CI:-}" ] && confirm=()
+pulumi up --stack "$CARTIE_STACK" --diff "${confirm[@]}" "$@"
 pulumi stack output --stack "$CARTIE_STACK"
