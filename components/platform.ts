@@ -4,7 +4,8 @@ import { PlatformConfig } from "../lib/config";
 import { renderCaddyfile } from "../lib/caddyfile";
 import { guardBuildContext, migrationsHash } from "../lib/context";
 import { ALIASES, API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbEnvironment } from "../lib/env";
-import { verificationUrls } from "../lib/verify";
+import { imageBuildArgs } from "../lib/buildArgs";
+import { localProxyUrl, verificationUrls } from "../lib/verify";
 import { Api } from "./api";
 import { Database } from "./database";
 import { AppImage } from "./images";
@@ -17,21 +18,6 @@ import { Web } from "./web";
 
 export interface CartiePlatformArgs {
     config: PlatformConfig;
-}
-
-/** Where the host itself reaches the proxy: the bound address, or loopback when bound to all. */
-export function localProxyUrl(bind: string, port: number): string {
-    const host = bind === "0.0.0.0" ? "127.0.0.1" : bind === "::" ? "[::1]" : bind.includes(":") ? `[${bind}]` : bind;
-    return `http://${host}:${port}`;
-}
-
-/** Build args per image; none is a secret (build args end up in the image history). */
-export function imageBuildArgs(cfg: PlatformConfig): { api: Record<string, string>; web: Record<string, string> } {
-    const base: Record<string, string> = cfg.nodeImage ? { NODE_IMAGE: cfg.nodeImage } : {};
-    return {
-        api: { ...base },
-        web: { ...base, ...(cfg.webRuntimeImage ? { RUNTIME_IMAGE: cfg.webRuntimeImage } : {}), VITE_API_BASE_URL: cfg.apiBaseUrl },
-    };
 }
 
 /**

@@ -72,6 +72,12 @@ export async function verifyEndpoints(urls: string[], opts: VerifyOptions = {}):
     return results;
 }
 
+/** Where this host reaches a port published on `bind`: that address, or loopback when bound to every interface. */
+export function localProxyUrl(bind: string, port: number | string): string {
+    const host = bind === "" || bind === "0.0.0.0" ? "127.0.0.1" : bind === "::" ? "[::1]" : bind.includes(":") ? `[${bind}]` : bind;
+    return `http://${host}:${port}`;
+}
+
 /** The URLs the platform must answer on: the web root and the api health through the proxy. */
 export function verificationUrls(publicUrl: string, healthPath: string): string[] {
     const base = publicUrl.replace(/\/+$/, "");

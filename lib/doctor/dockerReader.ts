@@ -11,6 +11,7 @@ import { dockerMigrationTarget } from "../dockerMigrationTarget";
 import { ContainerFacts, DbFacts, ProbeResult, Role, WebBundleFacts } from "./types";
 import { DoctorInputError } from "./errors";
 import * as tar from "tar-stream";
+import { localProxyUrl } from "../verify";
 
 export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
 export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
@@ -277,8 +278,7 @@ export function publishedUrls(info: Docker.ContainerInspectInfo): string[] {
         if (!spec.endsWith("/tcp") || !bindings) continue;
         for (const b of bindings) {
             if (!b.HostPort) continue;
-            const ip = !b.HostIp || b.HostIp === "0.0.0.0" ? "127.0.0.1" : b.HostIp === "::" ? "[::1]" : b.HostIp.includes(":") ? `[${b.HostIp}]` : b.HostIp;
-            urls.push(`http://${ip}:${b.HostPort}`);
+            urls.push(localProxyUrl(b.HostIp ?? "", b.HostPort));
         }
     }
     return [...new Set(urls)];

@@ -9,7 +9,7 @@ import * as yaml from "js-yaml";
 import { ConfigError, ConfigKey, ConfigProblem, ENV_NAMES, FIELDS, PlatformConfig, RawConfig, mergeSources, validateConfig } from "../config";
 import { contentTag, contextDigest } from "../context";
 import { apiEnvironment } from "../env";
-import { imageBuildArgs } from "../../components/platform";
+import { imageBuildArgs } from "../buildArgs";
 import { Expected } from "./types";
 import { DoctorInputError } from "./errors";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import { VerificationError, checkEndpoint, verificationUrls, verifyEndpoints } from "../../lib/verify";
+import { VerificationError, checkEndpoint, localProxyUrl, verificationUrls, verifyEndpoints } from "../../lib/verify";
 
 /** A real HTTP server whose answer per path is a queue of statuses (the last one repeats). */
 async function serve(statuses: Record<string, number[]>): Promise<{ base: string; close: () => Promise<void>; hits: Record<string, number> }> {
@@ -48,6 +48,14 @@ describe("verification", () => {
         const s = await serve({});
         await s.close();
         await assert.rejects(verifyEndpoints([`${s.base}/`], { ...fast, attempts: 2 }), /GET http:\/\/127\.0\.0\.1:\d+\/ answered nothing \(ECONNREFUSED\) after 2 attempt/);
+    });
+
+    it("reaches a published port from this host: the bound address, loopback when bound to all", () => {
+        assert.equal(localProxyUrl("127.0.0.1", 8082), "http://127.0.0.1:8082");
+        assert.equal(localProxyUrl("0.0.0.0", 8082), "http://127.0.0.1:8082");
+        assert.equal(localProxyUrl("", "8082"), "http://127.0.0.1:8082");
+        assert.equal(localProxyUrl("::", 8082), "http://[::1]:8082");
+        assert.equal(localProxyUrl("fd00::5", 8082), "http://[fd00::5]:8082");
     });
 
     it("checks the web root and the api health", () => {

@@ -10,7 +10,7 @@ import { main } from "../../../lib/doctor/cli";
 import { DoctorReport } from "../../../lib/doctor/types";
 import { validateConfig } from "../../../lib/config";
 import { contentTag, contextDigest } from "../../../lib/context";
-import { imageBuildArgs } from "../../../components/platform";
+import { imageBuildArgs } from "../../../lib/buildArgs";
 import { LABELS } from "../../../lib/labels";
 import { Created, ensureBusybox, fakePsql, inspectState, installScript, sh, uniqueId, waitFor } from "./support";
 
