@@ -4,7 +4,7 @@ import { z } from "zod";
 
 /**
  * The config contract of the `cartie` namespace, as plain data. Everything here is pure: the
- * Pulumi shell (`components/config.ts`) feeds it stack config, the environment and `.env`.
+ * Pulumi shell (`lib/stackConfig.ts`) feeds it stack config, the environment and `.env`.
  */
 
 export const CONFIG_NAMESPACE = "cartie";
