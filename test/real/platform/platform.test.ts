@@ -130,6 +130,47 @@ describe("real: the platform end to end on Docker, from the program's registered
         noSecrets(logs);
     });
 
+    it("the api seeds its superadmin once (a restart changes nothing) and its health says 503 with the reason when migrations are pending or the db is down", async () => {
+        const apiSpec = stack.container("api");
+        const db = stack.container("db").name;
+        const email = (apiSpec.envs ?? []).find((e) => e.startsWith("SEED_SUPERADMIN_EMAIL="))?.split("=")[1] ?? "";
+        assert.ok(email.includes("@"));
+        const seeded = `SELECT count(*) || ' ' || max("passwordHash") FROM users WHERE email = '${email}';`;
+        const first = await psql(db, seeded);
+        assert.match(first, /^1 \S+/);
+        await dockerOk(["restart", apiSpec.name]);
+        await waitHealthy(apiSpec.name);
+        assert.equal(await psql(db, seeded), first, "a second start rewrote or duplicated the superadmin");
+
+        const health = async (): Promise<{ status: number; body: { status?: string; reason?: string } }> => {
+            const res = await fetch(`http://127.0.0.1:${stack.publicPort}${HEALTH_PATH}`);
+            return { status: res.status, body: (await res.json()) as { status?: string; reason?: string } };
+        };
+        const last = local[local.length - 1];
+        await psql(db, `UPDATE _prisma_migrations SET rolled_back_at = now() WHERE migration_name = '${last}';`);
+        const pending = await health();
+        assert.equal(pending.status, 503);
+        assert.equal(pending.body.reason, `pending migrations: ${last}`);
+        await psql(db, `UPDATE _prisma_migrations SET rolled_back_at = NULL WHERE migration_name = '${last}';`);
+        assert.equal((await health()).status, 200);
+
+        await dockerOk(["stop", db]);
+        try {
+            const down = await health();
+            assert.equal(down.status, 503);
+            assert.match(down.body.reason ?? "", /^database unreachable/);
+        } finally {
+            await dockerOk(["start", db]);
+            await waitHealthy(db, 120_000);
+        }
+        let back = 0;
+        for (let i = 0; i < 30 && back !== 200; i++) {
+            back = (await health()).status;
+            if (back !== 200) await new Promise((r) => setTimeout(r, 1000));
+        }
+        assert.equal(back, 200, "the api did not recover once the db was back");
+    });
+
     it("the incident's database through scripts/migrate.ts: `users` with rows and no history → baseline resolved, later migrations applied, rows kept", async () => {
         const cmd = stack.command("migration");
         const dbSpec = stack.container("db");
