@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BackupManifest } from "../../../lib/takeover/backup";
 import { databaseUrl } from "../../../lib/env";
+import { apiHealthcheckCommand } from "../../../components/api";
 import { Cleanup, REPO, docker, dockerOk, execLikeCommandResource, freePort, runId } from "../support/run";
 import { API_DIR, BASE, CACHE_REPO, buildImage, requireBaseImages } from "../support/sample";
 import {
@@ -191,7 +192,7 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             assert.equal(manifests(l.backupDir).length, 1, "the second run wrote another backup");
         });
 
-        it("the platform's db starts on the adopted volume and the migration baselines it: every row is still there", async function () {
+        it("the platform's db starts on the adopted volume, the migration baselines it and the api is healthy on it: every row is still there", async function () {
             this.timeout(600_000);
             const api = await timed("api image (cached)", () => buildImage(CACHE_REPO.api, API_DIR, { NODE_IMAGE: BASE.node }, false));
             const net = `cartie-t${id}-net`;
@@ -220,6 +221,24 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             assert.match(r.stdout, /migrate resolve --applied v41_baseline/);
             assert.equal(await psql(dbName, USERS_FINGERPRINT), fingerprint, "rows changed or were lost");
             assert.equal(await psql(dbName, "SELECT string_agg(migration_name, ',' ORDER BY migration_name) FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL;"), "v41_baseline,v42_add_sessions");
+
+            // The restore ends healthy on the original data: the api starts on it and its health is 200.
+            const apiName = `cartie-t${id}-api`;
+            const seedEmail = "superadmin@cartie.test";
+            cleanup.container(apiName);
+            await dockerOk(
+                ["run", "-d", "--name", apiName, "--network", net, "--network-alias", "api", "-e", "DATABASE_URL", "-e", "JWT_SECRET", "-e", "SEED_SUPERADMIN_PASSWORD", "-e", "SEED_SUPERADMIN_EMAIL", api.ref],
+                { env: { DATABASE_URL: databaseUrl(l.password), JWT_SECRET: `${secret()}${secret()}`, SEED_SUPERADMIN_PASSWORD: secret(), SEED_SUPERADMIN_EMAIL: seedEmail } },
+            );
+            let healthy = false;
+            for (let i = 0; i < 60 && !healthy; i++) {
+                // The program's own healthcheck command, run in the api container.
+                healthy = (await docker(["exec", apiName, ...apiHealthcheckCommand().slice(1)])).code === 0;
+                if (!healthy) await new Promise((r) => setTimeout(r, 1000));
+            }
+            assert.ok(healthy, `the api on the adopted data is not healthy:\n${(await docker(["logs", apiName])).stderr}`);
+            assert.equal(await psql(dbName, `SELECT count(*) FROM users WHERE email <> '${seedEmail}';`), String(ROWS), "legacy rows lost");
+            assert.equal(await psql(dbName, `SELECT count(*) FROM users WHERE email = '${seedEmail}';`), "1");
         });
 
         it("the backup restores into an empty database with the same rows", async function () {
