@@ -2,7 +2,6 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { contextDigest, listContext, readContextFloor } from "../lib/context";
-import { hashFileSync } from "../lib/digestCache";
 
 /**
  * One measurement in a fresh process (as a `pulumi preview` would run it): prints one JSON line
@@ -16,20 +15,6 @@ interface Result {
     visited: number;
     hashed?: number;
     digest?: string;
-}
-
-function floorOneThread(ctx: string): Omit<Result, "ms"> {
-    // One thread lists (the same listing as the digest) and reads every sent file; no hashing.
-    const listing = listContext(ctx);
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let bytes = 0;
-    let files = 0;
-    for (const e of listing.entries) {
-        if (e.kind !== "file") continue;
-        bytes += hashFileSync(path.join(ctx, e.rel), buf, false).size;
-        files++;
-    }
-    return { files, bytes, visited: listing.visited };
 }
 
 function naiveSync(ctx: string): Omit<Result, "ms"> {
@@ -54,10 +39,10 @@ async function main(): Promise<void> {
     let r: Omit<Result, "ms">;
     switch (mode) {
         case "floor-1t":
-            r = floorOneThread(ctx);
+            r = await readContextFloor(ctx, "inline");
             break;
         case "floor-pool":
-            r = await readContextFloor(ctx);
+            r = await readContextFloor(ctx, "pool");
             break;
         case "naive":
             r = naiveSync(ctx);

@@ -1,13 +1,15 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import dockerignore from "@balena/dockerignore";
-import { defaultCacheDir, FileHasher, FileStamp, HashCache, ListedChild, RACY_MARGIN_MS, stampOf } from "./digestCache";
+import { defaultCacheDir, FilePool, HashCache, ListedChild, modeAt, POOL_MIN_FILES, RACY_MARGIN_MS, stampAt, stampOf } from "./digestCache";
+import { runBatch } from "./digestWorker";
+import { ContextMatcher, newDockerignore } from "./dockerignoreMatch";
 
 /**
  * Docker build contexts as Docker sees them. `.dockerignore` matching is @balena/dockerignore, a
  * port of Docker's own matcher (root-anchored patterns, `**`, `!` exceptions, parent-directory
- * rules), so "the files Docker would send" means the same thing here as in `docker build`.
+ * rules), case-sensitive as Docker is (lib/dockerignoreMatch.ts), so "the files Docker would
+ * send" means the same thing here as in `docker build`.
  */
 
 export interface ContextEntry {
@@ -46,7 +48,7 @@ export const REQUIRED_EXCLUSIONS = ["node_modules", "dist", ".env"] as const;
  * string comparison) so `**\/node_modules` or `node_modules/` count and a later `!dist` undoes `dist`.
  */
 export function missingExclusions(patterns: string[]): string[] {
-    const ig = dockerignore().add(patterns);
+    const ig = newDockerignore(patterns);
     return REQUIRED_EXCLUSIONS.filter((name) => !ig.ignores(name) || !ig.ignores(`${name}/x`));
 }
 
@@ -89,7 +91,10 @@ function cleanPattern(p: string): string {
 }
 
 interface WalkedFile extends ContextEntry {
-    stamp?: FileStamp;
+    abs: string;
+    /** Filled in by the digest: the content's sha256 and size. */
+    hash?: string;
+    size?: number;
 }
 
 /** Where the walk may reuse directory listings from an earlier digest (see lib/digestCache.ts). */
@@ -104,18 +109,18 @@ function childType(d: fs.Dirent): ListedChild["type"] {
 }
 
 /**
- * The walk behind listContext and contextDigest: readdir, match, and one stat per sent file
- * (its mode, and the stamps the hash cache is keyed on). `onFile` sees each sent file as found.
- * With `listings`, a directory whose stamps are unchanged since an earlier digest is neither
- * read nor matched again.
+ * The walk behind listContext and contextDigest: readdir and match, one directory at a time.
+ * `onFile` sees each sent regular file as it is found (no file is stat'ed here: the digest's
+ * file work, stat included, runs on its thread pool). With `listings`, a directory whose stamps
+ * are unchanged since an earlier digest is neither read nor matched again.
  */
 function walkContext(
     contextDir: string,
     patterns: string[],
-    onFile?: (entry: WalkedFile, abs: string) => void,
+    onFile?: (entry: WalkedFile) => void,
     listings?: ListingCache,
 ): { entries: WalkedFile[]; visited: number } {
-    const ig = dockerignore().add(patterns);
+    const matcher = new ContextMatcher(patterns);
     const exceptions = patterns.filter((p) => p.startsWith("!")).map(cleanPattern);
     const entries: WalkedFile[] = [];
     let visited = 0;
@@ -126,9 +131,10 @@ function walkContext(
         const stamp = listings ? stampOf(fs.statSync(absDir)) : undefined;
         const cached = listings && stamp ? listings.cache.listing(relDir, stamp) : undefined;
         if (cached) return cached;
+        const ignores = matcher.forDirectory(relDir);
         const children = fs.readdirSync(absDir, { withFileTypes: true }).map((d) => {
             const rel = relDir === "" ? d.name : `${relDir}/${d.name}`;
-            return { name: d.name, type: childType(d), ignored: ig.ignores(rel) && !(relDir === "" && alwaysSent.has(d.name)) };
+            return { name: d.name, type: childType(d), ignored: ignores(rel) && !(relDir === "" && alwaysSent.has(d.name)) };
         });
         if (listings && stamp) listings.cache.recordListing(relDir, stamp, children, listings.startMs, listings.marginMs);
         return children;
@@ -139,18 +145,16 @@ function walkContext(
         visited += children.length;
         for (const c of children) {
             const rel = relDir === "" ? c.name : `${relDir}/${c.name}`;
-            const abs = `${absDir}${path.sep}${c.name}`;
             if (c.type === "dir") {
                 if (c.ignored && !exceptionMayMatchInside(exceptions, rel)) continue;
-                if (!c.ignored) entries.push({ rel, kind: "dir", executable: false });
-                walk(abs, rel);
+                if (!c.ignored) entries.push({ rel, abs: "", kind: "dir", executable: false });
+                walk(`${absDir}${path.sep}${c.name}`, rel);
             } else if (!c.ignored) {
-                if (c.type === "symlink") entries.push({ rel, kind: "symlink", executable: false });
+                if (c.type === "symlink") entries.push({ rel, abs: "", kind: "symlink", executable: false });
                 else if (c.type === "file") {
-                    const st = fs.statSync(abs);
-                    const entry: WalkedFile = { rel, kind: "file", executable: (st.mode & 0o111) !== 0, stamp: stampOf(st) };
+                    const entry: WalkedFile = { rel, abs: `${absDir}${path.sep}${c.name}`, kind: "file", executable: false };
                     entries.push(entry);
-                    onFile?.(entry, abs);
+                    onFile?.(entry);
                 }
             }
         }
@@ -167,7 +171,15 @@ function walkContext(
  */
 export function listContext(contextDir: string, patterns: string[] = readDockerignore(contextDir)): ContextListing {
     const { entries, visited } = walkContext(contextDir, patterns);
-    return { entries: entries.map((e) => ({ rel: e.rel, kind: e.kind, executable: e.executable })), visited };
+    const root = path.resolve(contextDir);
+    return {
+        entries: entries.map((e) => ({
+            rel: e.rel,
+            kind: e.kind,
+            executable: e.kind === "file" && (fs.statSync(path.join(root, e.rel)).mode & 0o111) !== 0,
+        })),
+        visited,
+    };
 }
 
 export interface ContextDigest {
@@ -193,11 +205,11 @@ export interface DigestOptions {
  * Digest of exactly what Docker would send for `contextDir`, plus the build args, so the same
  * source always gives the same image tag and any change that reaches the image gives a new one.
  *
- * The walk hands each sent file to a FileHasher as it finds it (worker threads once the job is
- * big enough, so reading and hashing overlap the walk and each other), unless the hash cache
- * holds the file with exactly the same stamps; see lib/digestCache.ts for why a cached hash is
- * always the file's current content hash. The cache only saves reads: with or without it, the
- * digest is the same.
+ * The walk (main thread) queues each sent file on a FilePool as it finds it: a file the hash
+ * cache knows is stat'ed and read only if its stamps moved; any other file is opened, fstat'ed,
+ * read and hashed. Worker threads take that work while the walk goes on, and the main thread
+ * joins them when it is done. See lib/digestCache.ts for why a cached hash is always the file's
+ * current content hash: with or without the cache, the digest is the same.
  */
 export async function contextDigest(
     contextDir: string,
@@ -209,56 +221,84 @@ export async function contextDigest(
     const margin = options.racyMarginMs ?? RACY_MARGIN_MS;
     const rules = patterns ?? readDockerignore(contextDir);
     const cache = HashCache.open(contextDir, options.cacheDir ?? defaultCacheDir(), rules);
-    const hasher = new FileHasher();
-    const hashes = new Map<string, { hash: string; size: number }>();
     let hashed = 0;
-    const listing = walkContext(contextDir, rules, (entry, abs) => {
-        const stamp = entry.stamp as FileStamp;
-        const cached = cache.lookup(entry.rel, stamp);
-        if (cached !== undefined) {
-            hashes.set(entry.rel, { hash: cached, size: stamp.size });
-            return;
-        }
+    const fresh = (entry: WalkedFile, hash: string, bytes: number, stamps: Float64Array, at: number): void => {
         hashed++;
-        hasher.add(abs, stamp.size, (hash, size) => {
-            hashes.set(entry.rel, { hash, size });
-            cache.record(entry.rel, stamp, hash, startMs, margin);
-        });
-    }, { cache, startMs, marginMs: margin });
-    await hasher.finish();
+        entry.hash = hash;
+        entry.size = bytes;
+        entry.executable = (modeAt(stamps, at) & 0o111) !== 0;
+        cache.record(entry.rel, stamps, at, hash, startMs, margin);
+    };
+    const pool: FilePool<WalkedFile> = new FilePool({
+        hashed: fresh,
+        stated: (entry, stamps, at) => {
+            const cached = cache.lookup(entry.rel, stamps, at);
+            if (cached === undefined) return pool.hash(entry.abs, entry);
+            entry.hash = cached;
+            entry.size = stampAt(stamps, at).size;
+            entry.executable = (modeAt(stamps, at) & 0o111) !== 0;
+        },
+    });
+    // A warm digest of a big context knows the job's size before walking: start the threads now.
+    if (cache.size >= POOL_MIN_FILES) pool.start();
+    let listing: ReturnType<typeof walkContext>;
+    try {
+        listing = walkContext(
+            contextDir,
+            rules,
+            (entry) => (cache.has(entry.rel) ? pool.stat(entry.abs, entry) : pool.hash(entry.abs, entry)),
+            { cache, startMs, marginMs: margin },
+        );
+    } catch (err) {
+        pool.close();
+        throw err;
+    }
+    await pool.finish();
 
-    const h = crypto.createHash("sha256");
+    const lines: string[] = [];
     let bytes = 0;
     let files = 0;
     for (const e of listing.entries) {
-        if (e.kind === "dir") h.update(`${e.rel}\0dir\n`);
-        else if (e.kind === "symlink") h.update(`${e.rel}\0symlink\0${toPosix(fs.readlinkSync(path.join(contextDir, e.rel)))}\n`);
+        if (e.kind === "dir") lines.push(`${e.rel}\0dir\n`);
+        else if (e.kind === "symlink") lines.push(`${e.rel}\0symlink\0${toPosix(fs.readlinkSync(path.join(contextDir, e.rel)))}\n`);
         else {
-            const f = hashes.get(e.rel) as { hash: string; size: number };
-            bytes += f.size;
+            bytes += e.size as number;
             files++;
-            h.update(`${e.rel}\0file\0${e.executable ? "x" : "-"}\0${f.size}\0${f.hash}\n`);
+            lines.push(`${e.rel}\0file\0${e.executable ? "x" : "-"}\0${e.size as number}\0${e.hash as string}\n`);
         }
     }
-    h.update(`args\0${stableJson(buildArgs)}`);
+    const digest = crypto.createHash("sha256").update(lines.join("")).update(`args\0${stableJson(buildArgs)}`).digest("hex");
     cache.save();
-    return { digest: h.digest("hex"), files, bytes, visited: listing.visited, hashed };
+    return { digest, files, bytes, visited: listing.visited, hashed };
 }
 
 /**
- * The benchmark's floor: the digest's own pipeline (walk, then the same reads on the same worker
- * threads) with the hashing left out. Not used by the program.
+ * The benchmark's floors: the digest's own walk, then every sent file opened, read to the end
+ * and closed, without hashing, either on this thread alone (`inline`) or on the digest's thread
+ * pool. Not used by the program.
  */
-export async function readContextFloor(contextDir: string, patterns?: string[]): Promise<{ files: number; bytes: number; visited: number }> {
-    const hasher = new FileHasher(false);
+export async function readContextFloor(contextDir: string, threads: "inline" | "pool" = "pool"): Promise<{ files: number; bytes: number; visited: number }> {
+    const patterns = readDockerignore(contextDir);
     let bytes = 0;
-    const listing = walkContext(contextDir, patterns ?? readDockerignore(contextDir), (entry, abs) => {
-        hasher.add(abs, (entry.stamp as FileStamp).size, (_hash, size) => {
-            bytes += size;
-        });
+    let files = 0;
+    if (threads === "inline") {
+        const buf = Buffer.allocUnsafe(1 << 20);
+        const paths: string[] = [];
+        const listing = walkContext(contextDir, patterns, (entry) => paths.push(entry.abs));
+        for (const b of runBatch("read", paths, buf).bytes) bytes += b;
+        return { files: paths.length, bytes, visited: listing.visited };
+    }
+    const pool = new FilePool<null>({
+        read: (_ref, n) => {
+            bytes += n;
+        },
     });
-    await hasher.finish();
-    return { files: listing.entries.filter((e) => e.kind === "file").length, bytes, visited: listing.visited };
+    const listing = walkContext(contextDir, patterns, (entry) => {
+        files++;
+        pool.read(entry.abs, null);
+    });
+    await pool.finish();
+    return { files, bytes, visited: listing.visited };
 }
 
 /** JSON with sorted keys, so the order build args are written in never changes a digest. */

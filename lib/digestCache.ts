@@ -2,11 +2,13 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { BatchKind, BatchResult, runBatch, STAMP_FIELDS } from "./digestWorker";
 
 /**
- * The two halves of a fast context digest: hashing file contents off the main thread, and a
- * cache of content hashes so a second digest only reads the files that changed.
+ * The two halves of a fast context digest: a pool that stats, reads and hashes files on worker
+ * threads while the main thread walks (FilePool), and a cache of content hashes so a second
+ * digest only reads the files that changed (HashCache).
  *
  * Why the cache can never change a digest (see docs/bench.md for the long form):
  * - It maps a file's identity and change stamps, (size, mtime, ctime, inode, device), to the
@@ -33,7 +35,10 @@ import { Worker } from "node:worker_threads";
 /** Older than this (relative to the digest's start) a stat is trusted; see above. */
 export const RACY_MARGIN_MS = 3000;
 
-const CACHE_FORMAT = 3;
+const CACHE_FORMAT = 4;
+/** Numbers per stored stamp: size, mtimeMs, ctimeMs, ino, dev. */
+const STAMP_NUMBERS = 5;
+const HASH_BYTES = 32;
 
 export interface FileStamp {
     size: number;
@@ -41,10 +46,6 @@ export interface FileStamp {
     ctimeMs: number;
     ino: number;
     dev: number;
-}
-
-interface CachedHash extends FileStamp {
-    hash: string;
 }
 
 /** One entry of a directory as the walk decided it: its type, and whether `.dockerignore` excludes it. */
@@ -58,12 +59,24 @@ interface CachedListing extends FileStamp {
     children: ListedChild[];
 }
 
-const CHILD_TYPES: ListedChild["type"][] = ["dir", "file", "symlink", "other"];
+// A listed child is stored as one code character and its name: lower case sent, upper case excluded.
+const CHILD_CODES: Record<ListedChild["type"], string> = { dir: "d", file: "f", symlink: "l", other: "o" };
+const CODE_TYPES: Record<string, ListedChild["type"]> = { d: "dir", f: "file", l: "symlink", o: "other" };
 
-function isListedChild(c: unknown): c is ListedChild {
-    if (c === null || typeof c !== "object") return false;
-    const o = c as Record<string, unknown>;
-    return typeof o.name === "string" && CHILD_TYPES.includes(o.type as ListedChild["type"]) && typeof o.ignored === "boolean";
+function encodeChildren(children: ListedChild[]): string {
+    return children.map((c) => (c.ignored ? CHILD_CODES[c.type].toUpperCase() : CHILD_CODES[c.type]) + c.name).join("/");
+}
+
+function decodeChildren(encoded: string): ListedChild[] | undefined {
+    if (encoded === "") return [];
+    const out: ListedChild[] = [];
+    for (const part of encoded.split("/")) {
+        const code = part[0] ?? "";
+        const type = CODE_TYPES[code.toLowerCase()];
+        if (type === undefined || part.length < 2) return undefined;
+        out.push({ name: part.slice(1), type, ignored: code !== code.toLowerCase() });
+    }
+    return out;
 }
 
 export function stampOf(st: fs.Stats): FileStamp {
@@ -89,22 +102,51 @@ export function defaultCacheDir(): string | false {
     return process.env.CARTIE_DIGEST_CACHE_DIR || path.join(process.cwd(), "node_modules", ".cache", "cartie", "context-digest");
 }
 
+
+interface CacheHeader {
+    format: number;
+    endian: string;
+    context: string;
+    patterns: string;
+    files: number;
+    dirs: number;
+    textBytes: number;
+    sha256: string;
+}
+
+interface StoredCache {
+    /** Path in the context → index into `stamps` (STAMP_NUMBERS each) and `hashes` (HASH_BYTES each). */
+    files: Map<string, number>;
+    stamps: Float64Array;
+    hashes: Buffer;
+    /** Directory path → its stamp and its encoded children (only for the current patterns). */
+    dirs: Map<string, { stamp: FileStamp; encoded: string }>;
+}
+
+const EMPTY_STORE = (): StoredCache => ({ files: new Map(), stamps: new Float64Array(0), hashes: Buffer.alloc(0), dirs: new Map() });
+
+function stampFrom(values: Float64Array, index: number): FileStamp {
+    const o = index * STAMP_NUMBERS;
+    return { size: values[o], mtimeMs: values[o + 1], ctimeMs: values[o + 2], ino: values[o + 3], dev: values[o + 4] };
+}
+
 export class HashCache {
-    private readonly entries: Map<string, CachedHash>;
-    private readonly next = new Map<string, CachedHash>();
-    private readonly listings: Map<string, CachedListing>;
-    private readonly nextListings = new Map<string, CachedListing>();
-    private dirty: boolean;
+    private readonly stored: StoredCache;
+    private readonly used: Uint8Array;
+    private readonly recordedRels: string[] = [];
+    private readonly recordedStamps: number[] = [];
+    private readonly recordedHashes: string[] = [];
+    private readonly usedDirs = new Set<string>();
+    private readonly recordedDirs = new Map<string, CachedListing>();
 
     private constructor(
         readonly file: string | undefined,
         private readonly contextDir: string,
         private readonly patternsKey: string,
-        read: { files: Map<string, CachedHash>; listings: Map<string, CachedListing> },
+        stored: StoredCache,
     ) {
-        this.entries = read.files;
-        this.listings = read.listings;
-        this.dirty = false;
+        this.stored = stored;
+        this.used = new Uint8Array(stored.files.size);
     }
 
     /**
@@ -123,125 +165,166 @@ export class HashCache {
         };
         const ctx = real(contextDir);
         const patternsKey = crypto.createHash("sha256").update(JSON.stringify(patterns)).digest("hex");
-        const none = { files: new Map<string, CachedHash>(), listings: new Map<string, CachedListing>() };
-        if (cacheDir === false) return new HashCache(undefined, ctx, patternsKey, none);
+        if (cacheDir === false) return new HashCache(undefined, ctx, patternsKey, EMPTY_STORE());
         const dir = real(cacheDir);
-        if (dir === ctx || dir.startsWith(ctx + path.sep)) return new HashCache(undefined, ctx, patternsKey, none);
-        const file = path.join(dir, `${crypto.createHash("sha256").update(ctx).digest("hex").slice(0, 32)}.json`);
-        return new HashCache(file, ctx, patternsKey, HashCache.read(file, ctx, patternsKey));
+        if (dir === ctx || dir.startsWith(ctx + path.sep)) return new HashCache(undefined, ctx, patternsKey, EMPTY_STORE());
+        const file = path.join(dir, `${crypto.createHash("sha256").update(ctx).digest("hex").slice(0, 32)}.bin`);
+        return new HashCache(file, ctx, patternsKey, HashCache.read(file, ctx, patternsKey) ?? EMPTY_STORE());
     }
 
     /**
-     * File format: one JSON header line `{format, context, patterns, files, dirs, sha256}`, then
-     * one line per file `rel \t size \t mtimeMs \t ctimeMs \t ino \t dev \t hash`, then one
-     * line per directory `rel \t size \t mtimeMs \t ctimeMs \t ino \t dev \t children-json`.
-     * The header's sha256 covers the body, so a truncated or damaged file is rejected whole rather
-     * than trusted in part; listings made under other `.dockerignore` patterns are dropped.
+     * File format: one JSON header line (format, byte order, context, patterns digest, counts, and
+     * the sha256 of the body), then the body: the stamps of every file and directory as float64s,
+     * the files' sha256s as raw bytes, and a NUL-separated text of the file paths, the directory
+     * paths and each directory's encoded children. A binary body loads in a few milliseconds
+     * where parsing 20,000 text lines took tens. The header's sha256 covers the body, so a
+     * truncated or damaged file is rejected whole rather than trusted in part; listings made under
+     * other `.dockerignore` patterns are dropped.
      */
-    private static read(file: string, ctx: string, patternsKey: string): { files: Map<string, CachedHash>; listings: Map<string, CachedListing> } {
-        const files = new Map<string, CachedHash>();
-        const listings = new Map<string, CachedListing>();
-        const empty = { files: new Map<string, CachedHash>(), listings: new Map<string, CachedListing>() };
-        let text: string;
+    private static read(file: string, ctx: string, patternsKey: string): StoredCache | undefined {
+        let buf: Buffer;
         try {
-            text = fs.readFileSync(file, "utf8");
+            buf = fs.readFileSync(file);
         } catch {
-            return empty;
+            return undefined;
         }
-        const nl = text.indexOf("\n");
-        if (nl < 0) return empty;
-        let header: unknown;
+        const nl = buf.indexOf(10);
+        if (nl < 0) return undefined;
+        let h: Partial<CacheHeader>;
         try {
-            header = JSON.parse(text.slice(0, nl));
+            h = JSON.parse(buf.toString("utf8", 0, nl)) as Partial<CacheHeader>;
         } catch {
-            return empty;
+            return undefined;
         }
-        if (header === null || typeof header !== "object") return empty;
-        const o = header as { format?: unknown; context?: unknown; patterns?: unknown; files?: unknown; dirs?: unknown; sha256?: unknown };
-        const body = text.slice(nl + 1);
-        if (o.format !== CACHE_FORMAT || o.context !== ctx || typeof o.files !== "number" || typeof o.dirs !== "number") return empty;
-        if (o.sha256 !== crypto.createHash("sha256").update(body).digest("hex")) return empty;
-        const lines = body.split("\n");
-        if (lines.pop() !== "" || lines.length !== o.files + o.dirs) return empty;
-        for (let i = 0; i < lines.length; i++) {
-            const f = lines[i].split("\t");
-            if (f.length !== 7) return empty;
-            const stamp: FileStamp = { size: Number(f[1]), mtimeMs: Number(f[2]), ctimeMs: Number(f[3]), ino: Number(f[4]), dev: Number(f[5]) };
-            if (!Object.values(stamp).every(Number.isFinite)) return empty;
-            if (i < o.files) {
-                if (f[6].length !== 64) return empty;
-                files.set(f[0], { ...stamp, hash: f[6] });
-            } else if (o.patterns === patternsKey) {
-                let children: unknown;
-                try {
-                    children = JSON.parse(f[6]);
-                } catch {
-                    return empty;
-                }
-                if (!Array.isArray(children) || !children.every(isListedChild)) return empty;
-                listings.set(f[0], { ...stamp, children });
-            }
+        if (h === null || typeof h !== "object" || h.format !== CACHE_FORMAT || h.endian !== os.endianness() || h.context !== ctx) return undefined;
+        const { files: nf, dirs: nd, textBytes } = h;
+        if (!Number.isInteger(nf) || !Number.isInteger(nd) || !Number.isInteger(textBytes)) return undefined;
+        const [files, dirs, text] = [nf as number, nd as number, textBytes as number];
+        const body = buf.subarray(nl + 1);
+        const stampBytes = (files + dirs) * STAMP_NUMBERS * 8;
+        if (files < 0 || dirs < 0 || body.length !== stampBytes + files * HASH_BYTES + text) return undefined;
+        if (h.sha256 !== crypto.createHash("sha256").update(body).digest("hex")) return undefined;
+        // Copied out: a Float64Array needs an 8-byte aligned offset, which the body need not have.
+        const stamps = new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + stampBytes));
+        for (const v of stamps) if (!Number.isFinite(v)) return undefined;
+        const hashes = body.subarray(stampBytes, stampBytes + files * HASH_BYTES);
+        const parts = files + dirs === 0 ? [] : body.toString("utf8", stampBytes + files * HASH_BYTES).split("\0");
+        if (parts.length !== files + 2 * dirs) return undefined;
+        const fileIndex = new Map<string, number>();
+        for (let i = 0; i < files; i++) fileIndex.set(parts[i], i);
+        const dirMap = new Map<string, { stamp: FileStamp; encoded: string }>();
+        if (h.patterns === patternsKey) {
+            for (let j = 0; j < dirs; j++) dirMap.set(parts[files + j], { stamp: stampFrom(stamps, files + j), encoded: parts[files + dirs + j] });
         }
-        return { files, listings };
+        return { files: fileIndex, stamps, hashes, dirs: dirMap };
     }
 
-    /** The cached hash of `rel` if its stamps are exactly the ones cached, else undefined. */
-    lookup(rel: string, stamp: FileStamp): string | undefined {
-        const hit = this.entries.get(rel);
-        if (hit === undefined || !sameStamp(hit, stamp)) return undefined;
-        this.next.set(rel, hit);
-        return hit.hash;
+    /** How many files the cache holds: a warm digest can start its threads before walking. */
+    get size(): number {
+        return this.stored.files.size;
+    }
+
+    /** True when the cache holds some hash for `rel`, so a stat decides whether to read it. */
+    has(rel: string): boolean {
+        return this.stored.files.has(rel);
+    }
+
+    /**
+     * The cached hash of `rel` if the file's live stamps (STAMP_FIELDS numbers at `at` of
+     * `live`, as a FilePool reports them) are exactly the ones cached, else undefined.
+     */
+    lookup(rel: string, live: Float64Array, at: number): string | undefined {
+        const i = this.stored.files.get(rel);
+        if (i === undefined) return undefined;
+        const s = this.stored.stamps;
+        const o = i * STAMP_NUMBERS;
+        const l = at * STAMP_FIELDS;
+        for (let k = 0; k < STAMP_NUMBERS; k++) if (s[o + k] !== live[l + k]) return undefined;
+        this.used[i] = 1;
+        return this.stored.hashes.toString("hex", i * HASH_BYTES, (i + 1) * HASH_BYTES);
     }
 
     /** Records a freshly computed hash; stored only when the stamp is settled (see isSettled). */
-    record(rel: string, stamp: FileStamp, hash: string, startMs: number, marginMs: number): void {
-        if (!isSettled(stamp, startMs, marginMs)) return;
-        this.next.set(rel, { ...stamp, hash });
-        this.dirty = true;
+    record(rel: string, live: Float64Array, at: number, hash: string, startMs: number, marginMs: number): void {
+        const l = at * STAMP_FIELDS;
+        if (Math.max(live[l + 1], live[l + 2]) >= startMs - marginMs) return;
+        this.recordedRels.push(rel);
+        for (let k = 0; k < STAMP_NUMBERS; k++) this.recordedStamps.push(live[l + k]);
+        this.recordedHashes.push(hash);
     }
 
     /** The cached children of directory `rel` if the directory's stamps are exactly the ones cached. */
     listing(rel: string, stamp: FileStamp): ListedChild[] | undefined {
-        const hit = this.listings.get(rel);
-        if (hit === undefined || !sameStamp(hit, stamp)) return undefined;
-        this.nextListings.set(rel, hit);
-        return hit.children;
+        const hit = this.stored.dirs.get(rel);
+        if (hit === undefined || !sameStamp(hit.stamp, stamp)) return undefined;
+        const children = decodeChildren(hit.encoded);
+        if (children !== undefined) this.usedDirs.add(rel);
+        return children;
     }
 
     /** Records a directory's children as just listed; stored only when its stamp is settled. */
     recordListing(rel: string, stamp: FileStamp, children: ListedChild[], startMs: number, marginMs: number): void {
         if (!isSettled(stamp, startMs, marginMs)) return;
-        this.nextListings.set(rel, { ...stamp, children });
-        this.dirty = true;
+        this.recordedDirs.set(rel, { ...stamp, children });
     }
 
     /**
      * Writes the entries used or recorded in this digest, dropping those of deleted or changed
-     * files, if that differs from what was read. Nothing settled, nothing written: a scratch
-     * context leaves no cache file behind.
+     * files, when something new was recorded. Entries that merely went stale are left until then:
+     * a stale entry never matches a stamp, so rewriting the whole file for it would only cost time.
+     * Nothing settled, nothing written: a scratch context leaves no cache file behind.
      */
     save(): void {
-        if (this.file === undefined) return;
-        if (!this.dirty && this.next.size === this.entries.size && this.nextListings.size === this.listings.size) return;
-        const stamp = (e: FileStamp): string => `${e.size}\t${e.mtimeMs}\t${e.ctimeMs}\t${e.ino}\t${e.dev}`;
-        // Names with a tab or newline are rare enough to just not cache.
-        const fileRows: string[] = [];
-        for (const [rel, e] of this.next) if (!/[\t\n]/.test(rel)) fileRows.push(`${rel}\t${stamp(e)}\t${e.hash}\n`);
-        const dirRows: string[] = [];
-        for (const [rel, e] of this.nextListings) if (!/[\t\n]/.test(rel)) dirRows.push(`${rel}\t${stamp(e)}\t${JSON.stringify(e.children)}\n`);
-        const body = fileRows.join("") + dirRows.join("");
-        const header = {
+        if (this.file === undefined || (this.recordedRels.length === 0 && this.recordedDirs.size === 0)) return;
+        const { files: index, stamps, hashes, dirs } = this.stored;
+        const fileRels: string[] = [];
+        const fileStamps: FileStamp[] = [];
+        const fileHashes: Buffer[] = [];
+        // A file is either used from the cache or hashed afresh in one digest, never both.
+        for (const [rel, i] of index) {
+            if (this.used[i] !== 1) continue;
+            fileRels.push(rel);
+            fileStamps.push(stampFrom(stamps, i));
+            fileHashes.push(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+        }
+        this.recordedRels.forEach((rel, j) => {
+            fileRels.push(rel);
+            fileStamps.push(stampFrom(Float64Array.from(this.recordedStamps.slice(j * STAMP_NUMBERS, (j + 1) * STAMP_NUMBERS)), 0));
+            fileHashes.push(Buffer.from(this.recordedHashes[j], "hex"));
+        });
+        const dirRels: string[] = [];
+        const dirStamps: FileStamp[] = [];
+        const dirCodes: string[] = [];
+        for (const rel of this.usedDirs) {
+            const d = dirs.get(rel);
+            if (d === undefined || this.recordedDirs.has(rel)) continue;
+            dirRels.push(rel);
+            dirStamps.push(d.stamp);
+            dirCodes.push(d.encoded);
+        }
+        for (const [rel, d] of this.recordedDirs) {
+            dirRels.push(rel);
+            dirStamps.push(d);
+            dirCodes.push(encodeChildren(d.children));
+        }
+        const allStamps = new Float64Array((fileStamps.length + dirStamps.length) * STAMP_NUMBERS);
+        [...fileStamps, ...dirStamps].forEach((s, i) => allStamps.set([s.size, s.mtimeMs, s.ctimeMs, s.ino, s.dev], i * STAMP_NUMBERS));
+        const text = Buffer.from([...fileRels, ...dirRels, ...dirCodes].join("\0"), "utf8");
+        const body = Buffer.concat([Buffer.from(allStamps.buffer), ...fileHashes, text]);
+        const header: CacheHeader = {
             format: CACHE_FORMAT,
+            endian: os.endianness(),
             context: this.contextDir,
             patterns: this.patternsKey,
-            files: fileRows.length,
-            dirs: dirRows.length,
+            files: fileRels.length,
+            dirs: dirRels.length,
+            textBytes: text.length,
             sha256: crypto.createHash("sha256").update(body).digest("hex"),
         };
         const tmp = `${this.file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
         try {
             fs.mkdirSync(path.dirname(this.file), { recursive: true });
-            fs.writeFileSync(tmp, `${JSON.stringify(header)}\n${body}`);
+            fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body]));
             fs.renameSync(tmp, this.file);
         } catch {
             // A cache that cannot be written is only a slower next digest.
@@ -250,158 +333,244 @@ export class HashCache {
     }
 }
 
-/** Reads a whole file through `buf`, hashing it (or only reading it, for the benchmark's floor). */
-export function hashFileSync(abs: string, buf: Buffer, hash: boolean): { hash: string; size: number } {
-    const fd = fs.openSync(abs, "r");
-    try {
-        const h = hash ? crypto.createHash("sha256") : undefined;
-        let size = 0;
-        for (;;) {
-            const n = fs.readSync(fd, buf, 0, buf.length, null);
-            if (n === 0) break;
-            size += n;
-            h?.update(n === buf.length ? buf : buf.subarray(0, n));
-        }
-        return { hash: h ? h.digest("hex") : "", size };
-    } finally {
-        fs.closeSync(fd);
-    }
+/**
+ * What a FilePool reports per file. Stamps arrive as STAMP_FIELDS numbers (size, mtimeMs,
+ * ctimeMs, ino, dev, mode) at offset `at` of a shared array rather than as objects: a digest
+ * sees tens of thousands of files, and garbage is its largest cost after the system calls.
+ */
+export interface PoolHandlers<T> {
+    /** Opened, fstat'ed (before reading), read and hashed. */
+    hashed?(ref: T, hash: string, bytes: number, stamps: Float64Array, at: number): void;
+    /** Stat'ed only. */
+    stated?(ref: T, stamps: Float64Array, at: number): void;
+    /** Read to the end, nothing else (the benchmark's floor). */
+    read?(ref: T, bytes: number): void;
 }
 
-// The worker: plain JavaScript (it runs without tsx), the same loop as hashFileSync.
-const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
-const fs = require("node:fs");
-const crypto = require("node:crypto");
-const buf = Buffer.allocUnsafe(1 << 20);
-parentPort.on("message", (m) => {
-    const hashes = new Array(m.paths.length);
-    const sizes = new Array(m.paths.length);
-    try {
-        for (let i = 0; i < m.paths.length; i++) {
-            const fd = fs.openSync(m.paths[i], "r");
-            try {
-                const h = m.hash ? crypto.createHash("sha256") : undefined;
-                let size = 0;
-                for (;;) {
-                    const n = fs.readSync(fd, buf, 0, buf.length, null);
-                    if (n === 0) break;
-                    size += n;
-                    if (h) h.update(n === buf.length ? buf : buf.subarray(0, n));
-                }
-                hashes[i] = h ? h.digest("hex") : "";
-                sizes[i] = size;
-            } finally {
-                fs.closeSync(fd);
-            }
-        }
-        parentPort.postMessage({ id: m.id, hashes, sizes });
-    } catch (err) {
-        parentPort.postMessage({ id: m.id, error: String(err && err.message || err) });
-    }
-});
-`;
+/** Queued files of one kind, as two parallel arrays (no object per file). */
+interface Queue<T> {
+    paths: string[];
+    refs: T[];
+}
 
-interface WorkerReply {
-    id: number;
-    hashes?: string[];
-    sizes?: number[];
+interface Batch<T> {
+    kind: BatchKind;
+    paths: string[];
+    refs: T[];
+}
+
+interface WorkerReply extends Partial<BatchResult> {
+    id?: number;
     error?: string;
 }
 
-/** Below this much pending work the main thread hashes inline: a worker costs ~20 ms to start. */
-const POOL_MIN_BYTES = 24 << 20;
-const POOL_MIN_FILES = 3000;
-const BATCH_BYTES = 2 << 20;
-const BATCH_FILES = 128;
+interface WorkerSlot {
+    worker: Worker;
+    port: MessagePort;
+    outstanding: number;
+}
+
+/** Below this many queued files everything runs on the main thread: a worker takes ~30 ms to start. */
+export const POOL_MIN_FILES = 1000;
+const BATCH_FILES: Record<BatchKind, number> = { stat: 256, hash: 32, read: 32 };
+/** Batches handed to one worker ahead of its replies, so it never waits on the main thread. */
+const AHEAD = 2;
+/** How often (in files queued) the walk stops to collect replies and hand out more work. */
+const POLL_EVERY = 32;
+const KINDS: BatchKind[] = ["stat", "hash", "read"];
+
+export function stampAt(stamps: Float64Array, at: number): FileStamp {
+    const o = at * STAMP_FIELDS;
+    return { size: stamps[o], mtimeMs: stamps[o + 1], ctimeMs: stamps[o + 2], ino: stamps[o + 3], dev: stamps[o + 4] };
+}
+
+export function modeAt(stamps: Float64Array, at: number): number {
+    return stamps[at * STAMP_FIELDS + 5];
+}
+
+const WORKER_FILE = path.join(__dirname, "digestWorker.js");
 
 /**
- * Hashes files as the walk finds them. Small jobs are hashed on the main thread after the walk;
- * once enough work is queued, a pool of worker threads (one per core) starts and takes batches
- * while the walk goes on, so reading and hashing overlap the listing and each other.
+ * The file work of a digest (stat, read, hash), spread over worker threads and the main thread.
+ *
+ * Files are queued as the walk finds them. Once enough are queued (or when `start` is called,
+ * for a digest whose cache says the job is big), worker threads start. The main thread hands
+ * them batches and collects their replies synchronously (`receiveMessageOnPort`) every few files
+ * it queues, so they are fed while the walk is still running; `finish` then has the main thread
+ * take batches from the same queue until it is empty. No core waits for a worker to start, and
+ * a small job never starts one. Workers and the main thread run the same code (digestWorker.js).
  */
-export class FileHasher {
-    private pending: { abs: string; size: number; done: (hash: string, size: number) => void }[] = [];
-    private pendingBytes = 0;
-    private workers: Worker[] = [];
-    private load: number[] = [];
-    private inflight = new Map<number, { worker: number; bytes: number; resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
-    private batches: Promise<void>[] = [];
+export class FilePool<T> {
+    private readonly queues: Record<BatchKind, Queue<T>> = { stat: { paths: [], refs: [] }, hash: { paths: [], refs: [] }, read: { paths: [], refs: [] } };
+    private queued = 0;
+    private sincePoll = 0;
+    private workers: WorkerSlot[] = [];
+    private readonly inflight = new Map<number, Batch<T>>();
     private nextId = 0;
+    private failure: Error | undefined;
+    private finishing = false;
     private buf: Buffer | undefined;
+    private wake: (() => void) | undefined;
+    private polling = false;
 
     constructor(
-        private readonly hash: boolean = true,
-        private readonly threads: number = Math.max(1, Math.min(os.availableParallelism(), 8)),
+        private readonly handlers: PoolHandlers<T>,
+        private readonly threads: number = Math.max(1, Math.min(os.availableParallelism() - 1, 7)),
     ) {}
 
-    /** Queues a file; `done` is called with its hash and the bytes read before `finish` resolves. */
-    add(abs: string, size: number, done: (hash: string, size: number) => void): void {
-        this.pending.push({ abs, size, done });
-        this.pendingBytes += size;
-        if (this.workers.length === 0 && (this.pendingBytes >= POOL_MIN_BYTES || this.pending.length >= POOL_MIN_FILES)) this.startPool();
-        if (this.workers.length > 0 && (this.pendingBytes >= BATCH_BYTES || this.pending.length >= BATCH_FILES)) this.flush();
+    hash(abs: string, ref: T): void {
+        this.push("hash", abs, ref);
     }
 
-    private startPool(): void {
+    stat(abs: string, ref: T): void {
+        this.push("stat", abs, ref);
+    }
+
+    read(abs: string, ref: T): void {
+        this.push("read", abs, ref);
+    }
+
+    private push(kind: BatchKind, abs: string, ref: T): void {
+        this.queues[kind].paths.push(abs);
+        this.queues[kind].refs.push(ref);
+        this.queued++;
+        if (this.workers.length === 0) {
+            if (this.queued >= POOL_MIN_FILES && !this.finishing) this.start();
+            return;
+        }
+        if (++this.sincePoll >= POLL_EVERY && !this.polling) {
+            this.sincePoll = 0;
+            this.poll();
+            this.dispatch();
+        }
+    }
+
+    /** Starts the worker threads now (idempotent). */
+    start(): void {
+        if (this.workers.length > 0 || this.threads === 0) return;
         for (let i = 0; i < this.threads; i++) {
-            const w = new Worker(WORKER_SOURCE, { eval: true });
-            w.on("message", (r: WorkerReply) => {
-                const job = this.inflight.get(r.id);
-                if (job === undefined) return;
-                this.inflight.delete(r.id);
-                this.load[job.worker] -= job.bytes;
-                job.resolve(r);
+            const { port1, port2 } = new MessageChannel();
+            // execArgv: [] so the worker boots plain Node, not the parent's TypeScript loader.
+            const worker = new Worker(WORKER_FILE, { workerData: { cartieDigestWorker: true, port: port2 }, transferList: [port2], execArgv: [] });
+            const slot: WorkerSlot = { worker, port: port1, outstanding: 0 };
+            // Replies are collected synchronously by poll() while this thread is busy, and by
+            // this listener while it waits in finish(); each message reaches exactly one of them.
+            port1.on("message", (m: WorkerReply) => {
+                this.onReply(slot, m);
+                this.wakeUp();
             });
-            w.on("error", (err) => {
-                for (const [id, job] of this.inflight) {
-                    if (job.worker !== i) continue;
-                    this.inflight.delete(id);
-                    job.reject(err);
-                }
+            worker.on("error", (err) => {
+                this.failure ??= err;
+                this.wakeUp();
             });
-            this.workers.push(w);
-            this.load.push(0);
+            this.workers.push(slot);
         }
+        this.dispatch();
     }
 
-    private flush(): void {
-        if (this.pending.length === 0) return;
-        const batch = this.pending;
-        const bytes = this.pendingBytes;
-        this.pending = [];
-        this.pendingBytes = 0;
-        // The least loaded worker (by bytes queued), so one large file does not stall a queue.
-        let w = 0;
-        for (let i = 1; i < this.load.length; i++) if (this.load[i] < this.load[w]) w = i;
-        this.load[w] += bytes + batch.length * 4096;
-        const id = this.nextId++;
-        const reply = new Promise<WorkerReply>((resolve, reject) => this.inflight.set(id, { worker: w, bytes: bytes + batch.length * 4096, resolve, reject }));
-        this.workers[w].postMessage({ id, paths: batch.map((f) => f.abs), hash: this.hash });
-        this.batches.push(
-            reply.then((r) => {
-                if (r.error !== undefined || r.hashes === undefined || r.sizes === undefined) throw new Error(r.error ?? "hash worker failed");
-                for (let i = 0; i < batch.length; i++) batch[i].done(r.hashes[i], r.sizes[i]);
-            }),
-        );
+    /** Work from the queue, the cheapest kind first: a stat may turn into a hash, which should start early. */
+    private take(partial: boolean): Batch<T> | undefined {
+        for (const kind of KINDS) {
+            const q = this.queues[kind];
+            const n = q.paths.length;
+            if (n === 0 || (!partial && n < BATCH_FILES[kind])) continue;
+            const paths = q.paths.splice(0, BATCH_FILES[kind]);
+            this.queued -= paths.length;
+            return { kind, paths, refs: q.refs.splice(0, paths.length) };
+        }
+        return undefined;
     }
 
-    /** Hashes what is left and waits for every batch; always stops the workers. */
-    async finish(): Promise<void> {
-        try {
-            if (this.workers.length > 0) this.flush();
-            else {
-                this.buf ??= Buffer.allocUnsafe(1 << 20);
-                for (const f of this.pending) {
-                    const r = hashFileSync(f.abs, this.buf, this.hash);
-                    f.done(r.hash, r.size);
-                }
-                this.pending = [];
+    private dispatch(): void {
+        for (const slot of this.workers) {
+            while (slot.outstanding < AHEAD) {
+                // While the walk runs only full batches go out; the rest waits for more files.
+                const batch = this.take(this.finishing);
+                if (batch === undefined) return;
+                const id = this.nextId++;
+                this.inflight.set(id, batch);
+                slot.outstanding++;
+                slot.worker.postMessage({ id, kind: batch.kind, paths: batch.paths });
             }
-            await Promise.all(this.batches);
-        } finally {
-            await Promise.all(this.workers.map((w) => w.terminate()));
-            this.workers = [];
         }
+    }
+
+    /** Collects every reply already sent, without waiting. */
+    private poll(): void {
+        // Not re-entered: a reply's handler may queue more work (a stat that turns into a hash).
+        this.polling = true;
+        try {
+            for (const slot of this.workers) {
+                for (let m = receiveMessageOnPort(slot.port); m !== undefined; m = receiveMessageOnPort(slot.port)) this.onReply(slot, m.message as WorkerReply);
+            }
+        } finally {
+            this.polling = false;
+        }
+    }
+
+    private onReply(slot: WorkerSlot, r: WorkerReply): void {
+        const batch = r.id === undefined ? undefined : this.inflight.get(r.id);
+        if (batch === undefined || r.id === undefined) return;
+        this.inflight.delete(r.id);
+        slot.outstanding--;
+        if (r.error !== undefined || r.stamps === undefined || r.hashes === undefined || r.bytes === undefined) {
+            this.failure ??= new Error(r.error ?? "digest worker failed");
+            return;
+        }
+        this.complete(batch, { stamps: r.stamps, hashes: r.hashes, bytes: r.bytes });
+    }
+
+    private complete(batch: Batch<T>, r: BatchResult): void {
+        const { refs, kind } = batch;
+        const h = this.handlers;
+        for (let i = 0; i < refs.length; i++) {
+            if (kind === "hash") h.hashed?.(refs[i], r.hashes[i], r.bytes[i], r.stamps, i);
+            else if (kind === "stat") h.stated?.(refs[i], r.stamps, i);
+            else h.read?.(refs[i], r.bytes[i]);
+        }
+    }
+
+    /** Runs everything queued (and whatever that queues) to the end; always stops the workers. */
+    async finish(): Promise<void> {
+        this.finishing = true;
+        try {
+            for (;;) {
+                this.poll();
+                this.throwIfFailed();
+                this.dispatch();
+                const batch = this.take(true);
+                if (batch !== undefined) {
+                    this.buf ??= Buffer.allocUnsafe(1 << 20);
+                    this.complete(batch, runBatch(batch.kind, batch.paths, this.buf));
+                    continue;
+                }
+                if (this.inflight.size === 0) break;
+                await new Promise<void>((resolve) => (this.wake = resolve));
+            }
+            this.throwIfFailed();
+        } finally {
+            this.close();
+        }
+    }
+
+    /** A method, not an inline check: the failure is set by callbacks the compiler cannot see run. */
+    private throwIfFailed(): void {
+        const failure: Error | undefined = this.failure;
+        if (failure !== undefined) throw failure;
+    }
+
+    /** Stops the workers; for a digest that fails before `finish`. */
+    close(): void {
+        for (const { worker, port } of this.workers) {
+            port.close();
+            void worker.terminate();
+        }
+        this.workers = [];
+    }
+
+    private wakeUp(): void {
+        const wake = this.wake;
+        this.wake = undefined;
+        wake?.();
     }
 }

@@ -156,11 +156,14 @@ describe("listing against the matcher itself", () => {
             "dist/keep.txt": "k",
             "docs/guide.md": "g",
             "docs/README.md": "r",
+            "src/Node_Modules/y.js": "y",
         });
-        const ig = dockerignore().add(patterns);
+        // Docker matches case-sensitively: src/Node_Modules is sent.
+        const ig = dockerignore({ ignorecase: false }).add(patterns);
         const files = listContext(dir).entries.filter((e) => e.kind === "file").map((e) => e.rel);
-        const all = ["Dockerfile", ".dockerignore", "src/a.ts", "src/node_modules/x.js", "app.log", "src/deep.log", "dist/out.js", "dist/keep.txt", "docs/guide.md", "docs/README.md"];
+        const all = ["Dockerfile", ".dockerignore", "src/a.ts", "src/node_modules/x.js", "app.log", "src/deep.log", "dist/out.js", "dist/keep.txt", "docs/guide.md", "docs/README.md", "src/Node_Modules/y.js"];
         assert.deepEqual(files, all.filter((f) => !ig.ignores(f)).sort());
+        assert.ok(files.includes("src/Node_Modules/y.js"));
     });
 });
 
@@ -268,22 +271,44 @@ describe("the content-hash cache", () => {
         }
     });
 
-    it("ignores a corrupt, truncated or foreign cache file and rewrites it", async () => {
+    it("ignores a corrupt, truncated, forged or foreign cache file and rewrites it", async () => {
         const dir = makeTree(base);
         const cache = cacheDir();
         const good = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
         const [name] = fs.readdirSync(cache);
         const file = path.join(cache, name);
-        const text = fs.readFileSync(file, "utf8");
-        // A well-formed but wrong hash: rejected by the header's checksum, not trusted.
-        const forged = text.replace(/[0-9a-f]{64}\n/, `${"0".repeat(64)}\n`);
-        for (const bad of ["", "garbage", text.slice(0, text.length - 20), forged, text.replace(dir, "/elsewhere")]) {
+        const bytes = fs.readFileSync(file);
+        const bodyAt = bytes.indexOf(10) + 1;
+        // A well-formed but wrong hash: one byte of the first stored sha256 changed (they follow
+        // the stamps, 40 bytes per entry), rejected by the header's checksum, not trusted.
+        const entries = 4 + 2; // four files, two directories
+        const forged = Buffer.from(bytes);
+        forged[bodyAt + entries * 40] ^= 0xff;
+        const foreign = Buffer.from(bytes.toString("latin1").replace(fs.realpathSync(dir), "/elsewhere"), "latin1");
+        for (const bad of [Buffer.alloc(0), Buffer.from("garbage"), bytes.subarray(0, bytes.length - 20), forged, foreign]) {
             fs.writeFileSync(file, bad);
             const d = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
             assert.equal(d.digest, good.digest);
-            assert.equal(d.hashed, 4);
+            assert.equal(d.hashed, 4, "every file read again");
+            assert.deepEqual(fs.readFileSync(file), bytes, "rewritten whole");
         }
-        assert.equal(fs.readFileSync(file, "utf8").split("\n").length, text.split("\n").length, "rewritten whole");
+    });
+
+    it("checks a big warm context on the worker threads: an edit among 1,500 cached files is found and only it is read", async () => {
+        const files: Record<string, string> = { Dockerfile: "FROM scratch\n", ".dockerignore": "node_modules\n" };
+        for (let i = 0; i < 1500; i++) files[`src/m${i % 17}/f${i}.ts`] = `export const v${i} = ${i};\n`;
+        const dir = makeTree(files);
+        const cache = cacheDir();
+        const first = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(first.hashed, 1502);
+        const file = path.join(dir, "src/m3/f700.ts");
+        const st = fs.statSync(file);
+        fs.writeFileSync(file, "export const v700 = 7;\n".padEnd(st.size, " "));
+        fs.utimesSync(file, st.atime, st.mtime);
+        const after = await contextDigest(dir, {}, undefined, { cacheDir: cache, ...later() });
+        assert.equal(after.hashed, 1);
+        assert.notEqual(after.digest, first.digest);
+        assert.equal(after.digest, await uncached(dir));
     });
 
     it("refuses a cache directory inside the context", async () => {
