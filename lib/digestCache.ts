@@ -347,10 +347,11 @@ export interface PoolHandlers<T> {
     read?(ref: T, bytes: number): void;
 }
 
-/** Queued files of one kind, as two parallel arrays (no object per file). */
+/** Queued files of one kind, as two parallel arrays (no object per file) read from `head`. */
 interface Queue<T> {
     paths: string[];
     refs: T[];
+    head: number;
 }
 
 interface Batch<T> {
@@ -379,6 +380,10 @@ const AHEAD = 2;
 const POLL_EVERY = 32;
 const KINDS: BatchKind[] = ["stat", "hash", "read"];
 
+function newQueue<T>(): Queue<T> {
+    return { paths: [], refs: [], head: 0 };
+}
+
 export function stampAt(stamps: Float64Array, at: number): FileStamp {
     const o = at * STAMP_FIELDS;
     return { size: stamps[o], mtimeMs: stamps[o + 1], ctimeMs: stamps[o + 2], ino: stamps[o + 3], dev: stamps[o + 4] };
@@ -401,7 +406,7 @@ const WORKER_FILE = path.join(__dirname, "digestWorker.js");
  * a small job never starts one. Workers and the main thread run the same code (digestWorker.js).
  */
 export class FilePool<T> {
-    private readonly queues: Record<BatchKind, Queue<T>> = { stat: { paths: [], refs: [] }, hash: { paths: [], refs: [] }, read: { paths: [], refs: [] } };
+    private readonly queues: Record<BatchKind, Queue<T>> = { stat: newQueue(), hash: newQueue(), read: newQueue() };
     private queued = 0;
     private sincePoll = 0;
     private workers: WorkerSlot[] = [];
@@ -472,11 +477,15 @@ export class FilePool<T> {
     private take(partial: boolean): Batch<T> | undefined {
         for (const kind of KINDS) {
             const q = this.queues[kind];
-            const n = q.paths.length;
+            const n = q.paths.length - q.head;
             if (n === 0 || (!partial && n < BATCH_FILES[kind])) continue;
-            const paths = q.paths.splice(0, BATCH_FILES[kind]);
-            this.queued -= paths.length;
-            return { kind, paths, refs: q.refs.splice(0, paths.length) };
+            // Sliced from a moving head, not spliced off the front (which moves every element left).
+            const end = q.head + Math.min(n, BATCH_FILES[kind]);
+            const batch = { kind, paths: q.paths.slice(q.head, end), refs: q.refs.slice(q.head, end) };
+            q.head = end;
+            if (q.head === q.paths.length) Object.assign(q, newQueue());
+            this.queued -= batch.paths.length;
+            return batch;
         }
         return undefined;
     }
