@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { defaultCacheDir, FilePool, HashCache, ListedChild, modeAt, POOL_MIN_FILES, RACY_MARGIN_MS, stampAt, stampOf } from "./digestCache";
+import { defaultCacheDir, FilePool, HashCache, ListedChild, modeAt, RACY_MARGIN_MS, stampAt, stampOf } from "./digestCache";
 import { runBatch } from "./digestWorker";
 import { ContextMatcher, newDockerignore } from "./dockerignoreMatch";
 
@@ -239,8 +239,6 @@ export async function contextDigest(
             entry.executable = (modeAt(stamps, at) & 0o111) !== 0;
         },
     });
-    // A warm digest of a big context knows the job's size before walking: start the threads now.
-    if (cache.size >= POOL_MIN_FILES) pool.start();
     let listing: ReturnType<typeof walkContext>;
     try {
         listing = walkContext(

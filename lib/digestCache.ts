@@ -219,11 +219,6 @@ export class HashCache {
         return { files: fileIndex, stamps, hashes, dirs: dirMap };
     }
 
-    /** How many files the cache holds: a warm digest can start its threads before walking. */
-    get size(): number {
-        return this.stored.files.size;
-    }
-
     /** True when the cache holds some hash for `rel`, so a stat decides whether to read it. */
     has(rel: string): boolean {
         return this.stored.files.has(rel);
@@ -371,8 +366,12 @@ interface WorkerSlot {
     outstanding: number;
 }
 
-/** Below this many queued files everything runs on the main thread: a worker takes ~30 ms to start. */
-export const POOL_MIN_FILES = 1000;
+/**
+ * Worker threads start once this many files are queued to be read: a worker takes ~35 ms to
+ * start, about what the main thread needs to read and hash 2,000 small files itself. Stats do not
+ * count: on the machine measured (docs/bench.md) spreading stats over threads gained nothing.
+ */
+export const POOL_MIN_FILES = 4000;
 const BATCH_FILES: Record<BatchKind, number> = { stat: 256, hash: 32, read: 32 };
 /** Batches handed to one worker ahead of its replies, so it never waits on the main thread. */
 const AHEAD = 2;
@@ -398,16 +397,18 @@ const WORKER_FILE = path.join(__dirname, "digestWorker.js");
 /**
  * The file work of a digest (stat, read, hash), spread over worker threads and the main thread.
  *
- * Files are queued as the walk finds them. Once enough are queued (or when `start` is called,
- * for a digest whose cache says the job is big), worker threads start. The main thread hands
+ * Files are queued as the walk finds them. Once enough reads are queued, worker threads start
+ * (a small job, or one that only stats, never starts them). The main thread hands
  * them batches and collects their replies synchronously (`receiveMessageOnPort`) every few files
  * it queues, so they are fed while the walk is still running; `finish` then has the main thread
- * take batches from the same queue until it is empty. No core waits for a worker to start, and
- * a small job never starts one. Workers and the main thread run the same code (digestWorker.js).
+ * take batches from the same queue until it is empty, so no core waits for a worker to start.
+ * Workers and the main thread run the same code (digestWorker.js).
  */
 export class FilePool<T> {
     private readonly queues: Record<BatchKind, Queue<T>> = { stat: newQueue(), hash: newQueue(), read: newQueue() };
     private queued = 0;
+    /** Queued reads (hash and read tasks): what decides starting the workers. */
+    private queuedReads = 0;
     private sincePoll = 0;
     private workers: WorkerSlot[] = [];
     private readonly inflight = new Map<number, Batch<T>>();
@@ -418,10 +419,17 @@ export class FilePool<T> {
     private wake: (() => void) | undefined;
     private polling = false;
 
+    private readonly threads: number;
+    private readonly startAt: number;
+
+    /** `threads`: workers (default one per core but one, the main thread's); `startAt`: see POOL_MIN_FILES. */
     constructor(
         private readonly handlers: PoolHandlers<T>,
-        private readonly threads: number = Math.max(1, Math.min(os.availableParallelism() - 1, 7)),
-    ) {}
+        options: { threads?: number; startAt?: number } = {},
+    ) {
+        this.threads = options.threads ?? Math.max(1, Math.min(os.availableParallelism() - 1, 7));
+        this.startAt = options.startAt ?? POOL_MIN_FILES;
+    }
 
     hash(abs: string, ref: T): void {
         this.push("hash", abs, ref);
@@ -439,8 +447,9 @@ export class FilePool<T> {
         this.queues[kind].paths.push(abs);
         this.queues[kind].refs.push(ref);
         this.queued++;
+        if (kind !== "stat") this.queuedReads++;
         if (this.workers.length === 0) {
-            if (this.queued >= POOL_MIN_FILES && !this.finishing) this.start();
+            if (this.queuedReads >= this.startAt) this.start();
             return;
         }
         if (++this.sincePoll >= POLL_EVERY && !this.polling) {
@@ -450,8 +459,7 @@ export class FilePool<T> {
         }
     }
 
-    /** Starts the worker threads now (idempotent). */
-    start(): void {
+    private start(): void {
         if (this.workers.length > 0 || this.threads === 0) return;
         for (let i = 0; i < this.threads; i++) {
             const { port1, port2 } = new MessageChannel();

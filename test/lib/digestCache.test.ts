@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { FilePool, modeAt, POOL_MIN_FILES, stampAt } from "../../lib/digestCache";
+import { FilePool, modeAt, stampAt } from "../../lib/digestCache";
 import { makeTree } from "../support/tree";
 
 function treeOf(n: number): { dir: string; paths: string[] } {
@@ -13,20 +13,25 @@ function treeOf(n: number): { dir: string; paths: string[] } {
 }
 
 describe("the digest's file pool", () => {
-    for (const n of [10, POOL_MIN_FILES + 200]) {
-        const where = n < POOL_MIN_FILES ? "on the main thread alone" : "with worker threads";
+    // Workers start once `startAt` reads are queued (4,000 by default; lowered to keep the test fast).
+    const startAt = 200;
+    for (const n of [10, 1200]) {
+        const where = n < startAt ? "on the main thread alone" : "with worker threads";
         it(`hashes and stats every file ${where}, each result to its own file`, async () => {
             const { paths } = treeOf(n);
             const hashes = new Map<string, string>();
             const sizes = new Map<string, number>();
-            const pool = new FilePool<string>({
+            const pool = new FilePool<string>(
+                {
                 hashed: (p, hash, bytes, stamps, at) => {
                     hashes.set(p, hash);
                     assert.equal(stampAt(stamps, at).size, bytes);
                     assert.equal(modeAt(stamps, at) & 0o170000, 0o100000, "a regular file's mode");
                 },
-                stated: (p, stamps, at) => sizes.set(p, stampAt(stamps, at).size),
-            });
+                    stated: (p, stamps, at) => sizes.set(p, stampAt(stamps, at).size),
+                },
+                { startAt },
+            );
             paths.forEach((p, i) => (i % 2 ? pool.hash(p, p) : pool.stat(p, p)));
             await pool.finish();
             assert.equal(hashes.size + sizes.size, n);
@@ -37,7 +42,7 @@ describe("the digest's file pool", () => {
         it(`fails naming a file that vanished, ${where}, and stops its threads`, async () => {
             const { dir, paths } = treeOf(n);
             const gone = path.join(dir, "d0", "vanished.txt");
-            const pool = new FilePool<null>({ hashed: () => undefined });
+            const pool = new FilePool<null>({ hashed: () => undefined }, { startAt });
             paths.forEach((p, i) => pool.hash(i === Math.floor(n / 2) ? gone : p, null));
             await assert.rejects(pool.finish(), (err: Error) => err.message.includes("ENOENT") && err.message.includes(gone));
             // A worker left running would keep mocha's process alive after the suite.
