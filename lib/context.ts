@@ -92,6 +92,8 @@ function cleanPattern(p: string): string {
 
 interface WalkedFile extends ContextEntry {
     abs: string;
+    /** Where the hash cache holds this file, if it does (the digest's). */
+    cacheIndex?: number;
     /** Filled in by the digest: the content's sha256 and size. */
     hash?: string;
     size?: number;
@@ -232,7 +234,7 @@ export async function contextDigest(
     const pool: FilePool<WalkedFile> = new FilePool({
         hashed: fresh,
         stated: (entry, stamps, at) => {
-            const cached = cache.lookup(entry.rel, stamps, at);
+            const cached = cache.lookup(entry.cacheIndex ?? -1, stamps, at);
             if (cached === undefined) return pool.hash(entry.abs, entry);
             entry.hash = cached;
             entry.size = stampAt(stamps, at).size;
@@ -244,7 +246,11 @@ export async function contextDigest(
         listing = walkContext(
             contextDir,
             rules,
-            (entry) => (cache.has(entry.rel) ? pool.stat(entry.abs, entry) : pool.hash(entry.abs, entry)),
+            (entry) => {
+                entry.cacheIndex = cache.indexOf(entry.rel);
+                if (entry.cacheIndex >= 0) pool.stat(entry.abs, entry);
+                else pool.hash(entry.abs, entry);
+            },
             { cache, startMs, marginMs: margin },
         );
     } catch (err) {
