@@ -274,47 +274,51 @@ export class HashCache {
     save(): void {
         if (this.file === undefined || (this.recordedRels.length === 0 && this.recordedDirs.size === 0)) return;
         const { files: index, stamps, hashes, dirs } = this.stored;
-        const fileRels: string[] = [];
-        const fileStamps: FileStamp[] = [];
-        const fileHashes: Buffer[] = [];
+        const keptDirs = [...this.usedDirs].filter((rel) => dirs.has(rel) && !this.recordedDirs.has(rel));
+        let kept = 0;
+        for (const u of this.used) kept += u;
+        const files = kept + this.recordedRels.length;
+        const allDirs = keptDirs.length + this.recordedDirs.size;
+        // Written straight into the body's arrays: no object per file.
+        const allStamps = new Float64Array((files + allDirs) * STAMP_NUMBERS);
+        const allHashes = Buffer.allocUnsafe(files * HASH_BYTES);
+        const texts: string[] = [];
+        let j = 0;
         // A file is either used from the cache or hashed afresh in one digest, never both.
         for (const [rel, i] of index) {
             if (this.used[i] !== 1) continue;
-            fileRels.push(rel);
-            fileStamps.push(stampFrom(stamps, i));
-            fileHashes.push(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+            allStamps.set(stamps.subarray(i * STAMP_NUMBERS, (i + 1) * STAMP_NUMBERS), j * STAMP_NUMBERS);
+            hashes.copy(allHashes, j * HASH_BYTES, i * HASH_BYTES, (i + 1) * HASH_BYTES);
+            texts.push(rel);
+            j++;
         }
-        this.recordedRels.forEach((rel, j) => {
-            fileRels.push(rel);
-            fileStamps.push(stampFrom(Float64Array.from(this.recordedStamps.slice(j * STAMP_NUMBERS, (j + 1) * STAMP_NUMBERS)), 0));
-            fileHashes.push(Buffer.from(this.recordedHashes[j], "hex"));
+        this.recordedRels.forEach((rel, k) => {
+            for (let n = 0; n < STAMP_NUMBERS; n++) allStamps[j * STAMP_NUMBERS + n] = this.recordedStamps[k * STAMP_NUMBERS + n];
+            allHashes.write(this.recordedHashes[k], j * HASH_BYTES, HASH_BYTES, "hex");
+            texts.push(rel);
+            j++;
         });
-        const dirRels: string[] = [];
-        const dirStamps: FileStamp[] = [];
-        const dirCodes: string[] = [];
-        for (const rel of this.usedDirs) {
-            const d = dirs.get(rel);
-            if (d === undefined || this.recordedDirs.has(rel)) continue;
-            dirRels.push(rel);
-            dirStamps.push(d.stamp);
-            dirCodes.push(d.encoded);
+        const codes: string[] = [];
+        const putDir = (rel: string, st: FileStamp, encoded: string): void => {
+            allStamps.set([st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev], j * STAMP_NUMBERS);
+            texts.push(rel);
+            codes.push(encoded);
+            j++;
+        };
+        for (const rel of keptDirs) {
+            const d = dirs.get(rel) as { stamp: FileStamp; encoded: string };
+            putDir(rel, d.stamp, d.encoded);
         }
-        for (const [rel, d] of this.recordedDirs) {
-            dirRels.push(rel);
-            dirStamps.push(d);
-            dirCodes.push(encodeChildren(d.children));
-        }
-        const allStamps = new Float64Array((fileStamps.length + dirStamps.length) * STAMP_NUMBERS);
-        [...fileStamps, ...dirStamps].forEach((s, i) => allStamps.set([s.size, s.mtimeMs, s.ctimeMs, s.ino, s.dev], i * STAMP_NUMBERS));
-        const text = Buffer.from([...fileRels, ...dirRels, ...dirCodes].join("\0"), "utf8");
-        const body = Buffer.concat([Buffer.from(allStamps.buffer), ...fileHashes, text]);
+        for (const [rel, d] of this.recordedDirs) putDir(rel, d, encodeChildren(d.children));
+        const text = Buffer.from([...texts, ...codes].join("\0"), "utf8");
+        const body = Buffer.concat([Buffer.from(allStamps.buffer), allHashes, text]);
         const header: CacheHeader = {
             format: CACHE_FORMAT,
             endian: os.endianness(),
             context: this.contextDir,
             patterns: this.patternsKey,
-            files: fileRels.length,
-            dirs: dirRels.length,
+            files,
+            dirs: allDirs,
             textBytes: text.length,
             sha256: crypto.createHash("sha256").update(body).digest("hex"),
         };
