@@ -15,6 +15,7 @@ export function newDockerignore(patterns: string[]): Ignore {
 
 /** The library's compiled rule, as its `_createRule` and `_compile` make it (pinned version). */
 interface LibraryRule {
+    pattern: string;
     dirs: string[];
     negative: boolean;
     regexp?: RegExp;
@@ -32,6 +33,8 @@ function hasInternals(ig: Ignore): ig is Ignore & LibraryInternals {
 
 interface Rule {
     regexp: RegExp;
+    /** A literal every path the regexp matches ends with ("" if none is known): a cheap first test. */
+    suffix: string;
     dirs: string[];
     negative: boolean;
 }
@@ -59,8 +62,10 @@ export class ContextMatcher {
         const ig = this.ignore;
         if (hasInternals(ig)) {
             const compiled = ig._rules.map((r) => ig._compile(r));
-            if (compiled.every((r) => r.regexp instanceof RegExp && Array.isArray(r.dirs) && typeof r.negative === "boolean")) {
-                this.rules = compiled.map((r) => ({ regexp: r.regexp as RegExp, dirs: r.dirs, negative: r.negative }));
+            const wellFormed = (r: LibraryRule): boolean =>
+                r.regexp instanceof RegExp && typeof r.pattern === "string" && Array.isArray(r.dirs) && typeof r.negative === "boolean";
+            if (compiled.every(wellFormed)) {
+                this.rules = compiled.map((r) => ({ regexp: r.regexp as RegExp, suffix: requiredSuffix(r.pattern), dirs: r.dirs, negative: r.negative }));
             }
         }
     }
@@ -72,11 +77,25 @@ export class ContextMatcher {
         const parentMatches = rules.map((rule) => relDir !== "" && parentMatch(rule, relDir.split("/")));
         return (childRel) => {
             for (let i = rules.length - 1; i >= 0; i--) {
-                if (parentMatches[i] || rules[i].regexp.test(childRel)) return !rules[i].negative;
+                const r = rules[i];
+                if (parentMatches[i] || (childRel.endsWith(r.suffix) && r.regexp.test(childRel))) return !r.negative;
             }
             return false;
         };
     }
+}
+
+/**
+ * The literal a rule's regexp ends with. The library turns a pattern into a regexp character by
+ * character and anchors it with `$`, so the characters after the last wildcard, escape or class
+ * must end every match, provided they are plain (the library passes regexp syntax such as `+` or
+ * `(` through unescaped, so a tail holding one is not a literal). A leading `/` is dropped: `**\/`
+ * swallows its slash, so `**\/x.log` also matches `x.log`. "" (no test) when unsure.
+ */
+export function requiredSuffix(pattern: string): string {
+    const last = Math.max(...["*", "?", "[", "]", "\\"].map((c) => pattern.lastIndexOf(c)));
+    const tail = pattern.slice(last + 1).replace(/^\/+/, "");
+    return /^[A-Za-z0-9_.~ \/-]*$/.test(tail) ? tail : "";
 }
 
 /** The library's parent-directory test of one rule, for any path whose parent is `parentDirs`. */
