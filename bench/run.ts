@@ -107,6 +107,8 @@ function main(): void {
         add("floor: digest pipeline, no hash", child("child.ts", ["floor-pool", gen.api]).ms);
         add("least work: sha256 of the sent bytes in memory", child("child.ts", ["sha-only", gen.api]).ms);
         add("least work: stat every sent file, 1 thread", child("child.ts", ["stat-only", gen.api]).ms);
+        add("matching alone: the library's ignores() per path", child("child.ts", ["match-library", gen.api]).ms);
+        add("matching alone: per directory (the digest's)", child("child.ts", ["match-per-dir", gen.api]).ms);
         add("tar -c (same exclusions) | wc -c", tarContext(gen.api).ms);
         add("naive sync sha256 walk", child("child.ts", ["naive", gen.api]).ms);
         const cold = child("child.ts", ["digest", gen.api]);
