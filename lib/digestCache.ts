@@ -243,8 +243,8 @@ export class HashCache {
 
     /** Records a freshly computed hash; stored only when the stamp is settled (see isSettled). */
     record(rel: string, live: Float64Array, at: number, hash: string, startMs: number, marginMs: number): void {
+        if (!isSettled(stampAt(live, at), startMs, marginMs)) return;
         const l = at * STAMP_FIELDS;
-        if (Math.max(live[l + 1], live[l + 2]) >= startMs - marginMs) return;
         this.recordedRels.push(rel);
         for (let k = 0; k < STAMP_NUMBERS; k++) this.recordedStamps.push(live[l + k]);
         this.recordedHashes.push(hash);
@@ -412,8 +412,7 @@ const WORKER_FILE = path.join(__dirname, "digestWorker.js");
  */
 export class FilePool<T> {
     private readonly queues: Record<BatchKind, Queue<T>> = { stat: newQueue(), hash: newQueue(), read: newQueue() };
-    private queued = 0;
-    /** Queued reads (hash and read tasks): what decides starting the workers. */
+    /** Reads (hash and read tasks) queued so far: what decides starting the workers. */
     private queuedReads = 0;
     private sincePoll = 0;
     private workers: WorkerSlot[] = [];
@@ -452,7 +451,6 @@ export class FilePool<T> {
     private push(kind: BatchKind, abs: string, ref: T): void {
         this.queues[kind].paths.push(abs);
         this.queues[kind].refs.push(ref);
-        this.queued++;
         if (kind !== "stat") this.queuedReads++;
         if (this.workers.length === 0) {
             if (this.queuedReads >= this.startAt) this.start();
@@ -498,7 +496,6 @@ export class FilePool<T> {
             const batch = { kind, paths: q.paths.slice(q.head, end), refs: q.refs.slice(q.head, end) };
             q.head = end;
             if (q.head === q.paths.length) Object.assign(q, newQueue());
-            this.queued -= batch.paths.length;
             return batch;
         }
         return undefined;
