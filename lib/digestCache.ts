@@ -480,6 +480,14 @@ export class FilePool<T> {
                 this.failure ??= err;
                 this.wakeUp();
             });
+            // A worker that stops (killed, or terminated by close) gets no more work; if it took
+            // batches with it, the digest fails rather than waiting for replies that never come.
+            worker.on("exit", (code) => {
+                this.drain(slot);
+                this.workers = this.workers.filter((w) => w !== slot);
+                if (slot.outstanding > 0) this.failure ??= new Error(`a context digest worker stopped (exit code ${code}) before finishing its files`);
+                this.wakeUp();
+            });
             this.workers.push(slot);
         }
         this.dispatch();
@@ -520,12 +528,14 @@ export class FilePool<T> {
         // Not re-entered: a reply's handler may queue more work (a stat that turns into a hash).
         this.polling = true;
         try {
-            for (const slot of this.workers) {
-                for (let m = receiveMessageOnPort(slot.port); m !== undefined; m = receiveMessageOnPort(slot.port)) this.onReply(slot, m.message as WorkerReply);
-            }
+            for (const slot of this.workers) this.drain(slot);
         } finally {
             this.polling = false;
         }
+    }
+
+    private drain(slot: WorkerSlot): void {
+        for (let m = receiveMessageOnPort(slot.port); m !== undefined; m = receiveMessageOnPort(slot.port)) this.onReply(slot, m.message as WorkerReply);
     }
 
     private onReply(slot: WorkerSlot, r: WorkerReply): void {

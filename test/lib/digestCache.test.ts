@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { Worker } from "node:worker_threads";
 import { FilePool, modeAt, stampAt } from "../../lib/digestCache";
 import { makeTree } from "../support/tree";
 
@@ -48,4 +49,17 @@ describe("the digest's file pool", () => {
             // A worker left running would keep mocha's process alive after the suite.
         });
     }
+});
+
+describe("the digest's file pool when a worker dies", () => {
+    it("fails with a clear error instead of waiting for replies that never come", async () => {
+        const { paths } = treeOf(600);
+        const pool = new FilePool<null>({ hashed: () => undefined }, { startAt: 100, threads: 1 });
+        for (const p of paths) pool.hash(p, null);
+        // The pool's one worker, killed while it holds batches (as an out-of-memory kill would).
+        const { workers } = pool as unknown as { workers: { worker: Worker }[] };
+        assert.equal(workers.length, 1);
+        await workers[0].worker.terminate();
+        await assert.rejects(pool.finish(), /digest worker stopped .* before finishing its files/);
+    });
 });
