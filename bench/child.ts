@@ -35,11 +35,12 @@ function naiveSync(ctx: string): Omit<Result, "ms"> {
 }
 
 /**
- * The least work of the two digests, each timed alone (its inputs prepared before the clock
- * starts): one stat per sent file, which a touched digest cannot skip without a file watcher; and
- * sha256 over the sent bytes already in memory, which a cold digest cannot skip.
+ * The measurements whose inputs are prepared before the clock starts, or undefined for the others.
+ * The least work of the two digests, each timed alone: one stat per sent file, which a touched
+ * digest cannot skip without a file watcher; and sha256 over the sent bytes already in memory,
+ * which a cold digest cannot skip. And matching alone (prepareMatching).
  */
-function prepareLowerBound(mode: string, ctx: string): (() => Omit<Result, "ms">) | undefined {
+function preparePart(mode: string, ctx: string): (() => Omit<Result, "ms">) | undefined {
     if (mode === "match-library" || mode === "match-per-dir") return prepareMatching(mode, ctx);
     if (mode !== "stat-only" && mode !== "sha-only") return undefined;
     const paths = listContext(ctx)
@@ -99,12 +100,12 @@ function prepareMatching(mode: string, ctx: string): () => Omit<Result, "ms"> {
 
 async function main(): Promise<void> {
     const [mode, ctx, cacheDir] = process.argv.slice(2);
-    const lowerBound = prepareLowerBound(mode, ctx);
+    const part = preparePart(mode, ctx);
     const t0 = process.hrtime.bigint();
     let r: Omit<Result, "ms">;
-    switch (lowerBound ? "lower-bound" : mode) {
-        case "lower-bound":
-            r = (lowerBound as () => Omit<Result, "ms">)();
+    switch (part ? "prepared" : mode) {
+        case "prepared":
+            r = (part as () => Omit<Result, "ms">)();
             break;
         case "floor-1t":
             r = await readContextFloor(ctx, "inline");

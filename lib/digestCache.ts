@@ -125,8 +125,9 @@ interface StoredCache {
 
 const EMPTY_STORE = (): StoredCache => ({ files: new Map(), stamps: new Float64Array(0), hashes: Buffer.alloc(0), dirs: new Map() });
 
-function stampFrom(values: Float64Array, index: number): FileStamp {
-    const o = index * STAMP_NUMBERS;
+/** The stamp at `index` of an array of `stride` numbers per entry (stored: 5; from a FilePool: 6). */
+function stampFrom(values: Float64Array, index: number, stride: number = STAMP_NUMBERS): FileStamp {
+    const o = index * stride;
     return { size: values[o], mtimeMs: values[o + 1], ctimeMs: values[o + 2], ino: values[o + 3], dev: values[o + 4] };
 }
 
@@ -390,8 +391,7 @@ function newQueue<T>(): Queue<T> {
 }
 
 export function stampAt(stamps: Float64Array, at: number): FileStamp {
-    const o = at * STAMP_FIELDS;
-    return { size: stamps[o], mtimeMs: stamps[o + 1], ctimeMs: stamps[o + 2], ino: stamps[o + 3], dev: stamps[o + 4] };
+    return stampFrom(stamps, at, STAMP_FIELDS);
 }
 
 export function modeAt(stamps: Float64Array, at: number): number {

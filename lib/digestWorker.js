@@ -24,8 +24,8 @@ function putStamp(stamps, i, st) {
 
 /**
  * Reads a file as Docker's tar writer does: the size taken by fstat on the open file, no more
- * (a file growing meanwhile has a new ctime, so its hash is never cached; see digestCache.ts).
- * With `hash`, returns the sha256 of those bytes.
+ * (a file growing meanwhile has a new ctime, so its hash is never cached; see digestCache.ts),
+ * or to the end with `size` Infinity. With `hash`, returns the sha256 of those bytes.
  */
 function readOpenFile(fd, size, buf, hash) {
     const h = hash ? crypto.createHash("sha256") : undefined;
@@ -65,9 +65,7 @@ function runBatch(kind, paths, buf) {
                 hashes[i] = r.hash;
                 bytes[i] = r.bytes;
             } else {
-                let total = 0;
-                for (let k = fs.readSync(fd, buf, 0, buf.length, null); k > 0; k = fs.readSync(fd, buf, 0, buf.length, null)) total += k;
-                bytes[i] = total;
+                bytes[i] = readOpenFile(fd, Infinity, buf, false).bytes;
             }
         } finally {
             fs.closeSync(fd);
