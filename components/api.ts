@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ALIASES, API_PORT, HEALTH_PATH, toEnvList } from "../lib/env";
-import { LABELS, platformLabels } from "../lib/labels";
+import { API_PORT, HEALTH_PATH, toEnvList } from "../lib/env";
+import { declareAppContainer } from "./appContainer";
 
 export interface ApiArgs {
     namePrefix: string;
@@ -25,31 +25,25 @@ export function apiHealthcheckCommand(port: number = API_PORT, healthPath: strin
 /** The api container: created only after the migration (the caller passes it in dependsOn). */
 export class Api extends pulumi.ComponentResource {
     readonly container: docker.Container;
+    /** `<prefix>-api-<7 hex>`, new for every release. */
+    readonly containerName: pulumi.Output<string>;
 
     constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cartie:platform:Api", name, {}, opts);
-        this.container = new docker.Container(
-            name,
+        this.container = declareAppContainer(
             {
-                name: `${args.namePrefix}-api`,
-                image: args.imageName,
-                envs: pulumi.secret(toEnvList(args.environment)),
-                networksAdvanced: [{ name: args.network, aliases: [ALIASES.api] }],
-                healthcheck: { tests: apiHealthcheckCommand(), interval: "10s", timeout: "5s", retries: 5, startPeriod: "20s" },
-                restart: "unless-stopped",
-                wait: true,
-                waitTimeout: 180,
-                labels: pulumi.output(args.contentTag).apply((tag) => platformLabels(pulumi.getProject(), pulumi.getStack(), "api", { [LABELS.contentTag]: tag })),
+                namePrefix: args.namePrefix,
+                role: "api",
+                imageName: args.imageName,
+                contentTag: args.contentTag,
+                network: args.network,
+                healthcheck: apiHealthcheckCommand(),
+                // CARTIE_RELEASE: the api says which release it is (header x-cartie-release, GET /api/version).
+                envs: pulumi.output(args.contentTag).apply((tag) => toEnvList({ ...args.environment, CARTIE_RELEASE: tag })),
             },
-            {
-                parent: this,
-                // A component's dependsOn does not hold back its children: pass it on.
-                dependsOn: opts?.dependsOn,
-                deleteBeforeReplace: true,
-                replaceOnChanges: ["healthcheck"],
-                additionalSecretOutputs: ["envs"],
-            },
+            { parent: this, dependsOn: opts?.dependsOn },
         );
-        this.registerOutputs({ containerName: this.container.name });
+        this.containerName = this.container.name;
+        this.registerOutputs({ containerName: this.containerName });
     }
 }

@@ -1,9 +1,10 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../lib/config";
-import { renderCaddyfile } from "../lib/caddyfile";
+import { renderCaddyfile } from "../lib/proxy/caddyfile";
+import { CANDIDATE_PORT } from "../lib/release/spec";
 import { guardBuildContext, migrationsHash } from "../lib/context";
-import { ALIASES, API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbEnvironment } from "../lib/env";
+import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbEnvironment } from "../lib/env";
 import { imageBuildArgs } from "../lib/buildArgs";
 import { localProxyUrl, verificationUrls } from "../lib/verify";
 import { Api } from "./api";
@@ -11,7 +12,9 @@ import { Database } from "./database";
 import { AppImage } from "./images";
 import { Migration } from "./migration";
 import { Network } from "./network";
+import { STOP_GRACE_SECONDS } from "./appContainer";
 import { Proxy } from "./proxy";
+import { Release } from "./release";
 import { Takeover } from "./takeover";
 import { Verification } from "./verification";
 import { Web } from "./web";
@@ -22,7 +25,8 @@ export interface CartiePlatformArgs {
 
 /**
  * The whole Cartie platform on one Docker host, in dependency order:
- * network → db (healthy) → migration → api → web → proxy → verification.
+ * network → db (healthy) → migration → api, web (new containers next to the serving ones) and
+ * proxy → release (gate, smoke check, switch, retire the old) → verification.
  */
 export class CartiePlatform extends pulumi.ComponentResource {
     readonly network: Network;
@@ -35,10 +39,12 @@ export class CartiePlatform extends pulumi.ComponentResource {
     readonly api: Api;
     readonly web: Web;
     readonly proxy: Proxy;
+    readonly release: Release;
     readonly verification: Verification;
     readonly url: pulumi.Output<string>;
     readonly apiHealthUrl: pulumi.Output<string>;
-    readonly caddyfile: string;
+    /** What a new proxy starts with, before the release loads the live routes. */
+    readonly bootstrapCaddyfile: string;
 
     constructor(name: string, args: CartiePlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         const cfg = args.config;
@@ -109,11 +115,32 @@ export class CartiePlatform extends pulumi.ComponentResource {
             { namePrefix: p, imageName: this.webImage.imageName, contentTag: this.webImage.contentTag, network: this.network.name },
             { parent: this },
         );
-        this.caddyfile = renderCaddyfile({ listenPort: PROXY_PORT, apiUpstream: `${ALIASES.api}:${API_PORT}`, webUpstream: `${ALIASES.web}:${WEB_PORT}` });
+        this.bootstrapCaddyfile = renderCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT });
         this.proxy = new Proxy(
             "proxy",
-            { namePrefix: p, image: cfg.caddyImage, network: this.network.name, caddyfile: this.caddyfile, publicPort: cfg.publicPort, publicBind: cfg.publicBind },
-            { parent: this, dependsOn: [this.api, this.web] },
+            { namePrefix: p, image: cfg.caddyImage, network: this.network.name, bootstrapCaddyfile: this.bootstrapCaddyfile, publicPort: cfg.publicPort, publicBind: cfg.publicBind },
+            // The takeover frees the public port the legacy web holds.
+            { parent: this, dependsOn: takeoverDone },
+        );
+        this.release = new Release(
+            "release",
+            {
+                proxyContainerName: this.proxy.container.name,
+                proxyContainerId: this.proxy.container.id,
+                apiContainerName: this.api.containerName,
+                apiPort: API_PORT,
+                webContainerName: this.web.containerName,
+                webPort: WEB_PORT,
+                listenPort: PROXY_PORT,
+                candidatePort: CANDIDATE_PORT,
+                apiPathPrefix: "/api",
+                accessLog: cfg.accessLog,
+                smokePaths: ["/", HEALTH_PATH],
+                healthTimeoutSeconds: cfg.releaseHealthTimeout,
+                drainTimeoutSeconds: STOP_GRACE_SECONDS,
+                stopGraceSeconds: STOP_GRACE_SECONDS,
+            },
+            { parent: this, dependsOn: [this.api, this.web, this.proxy] },
         );
         this.verification = new Verification(
             "verification",
@@ -121,7 +148,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 urls: verificationUrls(localProxyUrl(cfg.publicBind, cfg.publicPort), HEALTH_PATH),
                 containerIds: [this.database.container.id, this.api.container.id, this.web.container.id, this.proxy.container.id],
             },
-            { parent: this, dependsOn: [this.proxy] },
+            { parent: this, dependsOn: [this.release] },
         );
         this.url = pulumi.output(cfg.publicUrl);
         this.apiHealthUrl = pulumi.output(`${cfg.publicUrl}${HEALTH_PATH}`);
@@ -130,6 +157,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
             apiHealthUrl: this.apiHealthUrl,
             apiImage: this.apiImage.imageName,
             webImage: this.webImage.imageName,
+            release: this.release.result,
             verification: this.verification.result,
         });
     }

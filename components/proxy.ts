@@ -2,19 +2,25 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ALIASES, PROXY_PORT } from "../lib/env";
 import { platformLabels } from "../lib/labels";
+import { PROXY_CADDYFILE_PATH } from "../lib/release/spec";
 
 export interface ProxyArgs {
     namePrefix: string;
     /** Pinned Caddy image reference. */
     image: string;
     network: pulumi.Input<string>;
-    /** Rendered by `renderCaddyfile`; part of the container's inputs, so routing changes show in preview. */
-    caddyfile: string;
+    /**
+     * The config a new proxy starts with: no routes (users get a 503 saying so) until the Release
+     * step loads the live ones in place. Constant, so no release or routing change ever replaces
+     * the proxy; only its image, port or healthcheck do.
+     */
+    bootstrapCaddyfile: string;
     publicPort: number;
     publicBind: string;
 }
 
-export const CADDYFILE_PATH = "/etc/caddy/Caddyfile";
+/** The Release step rewrites this file in the container after each load, so a restarted proxy comes back on the live routes. */
+export const CADDYFILE_PATH = PROXY_CADDYFILE_PATH;
 
 /** Caddy: the platform's only published port, `/api/*` to the api and the rest to the web. */
 export class Proxy extends pulumi.ComponentResource {
@@ -29,7 +35,7 @@ export class Proxy extends pulumi.ComponentResource {
                 name: `${args.namePrefix}-proxy`,
                 image: image.imageId,
                 command: ["caddy", "run", "--config", CADDYFILE_PATH, "--adapter", "caddyfile"],
-                uploads: [{ file: CADDYFILE_PATH, content: args.caddyfile }],
+                uploads: [{ file: CADDYFILE_PATH, content: args.bootstrapCaddyfile }],
                 ports: [{ internal: PROXY_PORT, external: args.publicPort, ip: args.publicBind, protocol: "tcp" }],
                 networksAdvanced: [{ name: args.network, aliases: [ALIASES.proxy] }],
                 healthcheck: {
@@ -42,6 +48,9 @@ export class Proxy extends pulumi.ComponentResource {
                 restart: "unless-stopped",
                 wait: true,
                 waitTimeout: 60,
+                // Caddy finishes in-flight requests on SIGTERM; give it the time when it is replaced.
+                stopTimeout: 10,
+                destroyGraceSeconds: 10,
                 labels: platformLabels(pulumi.getProject(), pulumi.getStack(), "proxy"),
             },
             // Fixed name and a published host port: the old container must let go of both first.

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ALIASES, WEB_PORT } from "../lib/env";
-import { LABELS, platformLabels } from "../lib/labels";
+import { WEB_PORT } from "../lib/env";
+import { declareAppContainer } from "./appContainer";
 
 export interface WebArgs {
     namePrefix: string;
@@ -16,29 +16,23 @@ export interface WebArgs {
  */
 export class Web extends pulumi.ComponentResource {
     readonly container: docker.Container;
+    /** `<prefix>-web-<7 hex>`, new for every release. */
+    readonly containerName: pulumi.Output<string>;
 
     constructor(name: string, args: WebArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cartie:platform:Web", name, {}, opts);
-        this.container = new docker.Container(
-            name,
+        this.container = declareAppContainer(
             {
-                name: `${args.namePrefix}-web`,
-                image: args.imageName,
-                networksAdvanced: [{ name: args.network, aliases: [ALIASES.web] }],
-                healthcheck: {
-                    tests: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${WEB_PORT}/`],
-                    interval: "10s",
-                    timeout: "5s",
-                    retries: 5,
-                    startPeriod: "5s",
-                },
-                restart: "unless-stopped",
-                wait: true,
-                waitTimeout: 120,
-                labels: pulumi.output(args.contentTag).apply((tag) => platformLabels(pulumi.getProject(), pulumi.getStack(), "web", { [LABELS.contentTag]: tag })),
+                namePrefix: args.namePrefix,
+                role: "web",
+                imageName: args.imageName,
+                contentTag: args.contentTag,
+                network: args.network,
+                healthcheck: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${WEB_PORT}/`],
             },
-            { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true, replaceOnChanges: ["healthcheck"] },
+            { parent: this, dependsOn: opts?.dependsOn },
         );
-        this.registerOutputs({ containerName: this.container.name });
+        this.containerName = this.container.name;
+        this.registerOutputs({ containerName: this.containerName });
     }
 }

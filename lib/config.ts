@@ -37,6 +37,10 @@ export interface PlatformConfig {
     dataVolume: string;
     /** Prefix of every Docker object name (`cartie-dev`), so two stacks on one host never collide. */
     namePrefix: string;
+    /** How long a release's new container may take to become healthy before the release is refused. */
+    releaseHealthTimeout: number;
+    /** Whether the proxy logs every request to its stdout. */
+    accessLog: boolean;
     secrets: SecretValues;
 }
 
@@ -80,6 +84,8 @@ export const FIELDS = {
     migrationBaseline: { example: "v41_baseline" },
     legacyComposeProject: { example: "infra2" },
     dataVolume: { example: "infra2_db-data" },
+    releaseHealthTimeout: { example: "120" },
+    accessLog: { example: "true" },
     seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
     postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
     jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
@@ -101,6 +107,8 @@ export const DEFAULTS = {
     postgresImage: "postgres:15.10-bookworm",
     caddyImage: "caddy:2.8.4-alpine",
     migrationBaseline: "v41_baseline",
+    releaseHealthTimeout: 120,
+    accessLog: false,
 } as const;
 
 /** Minimum lengths: long enough that a guessable value is refused, short enough for generated ones. */
@@ -290,6 +298,20 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         add("dataVolume", `"${dataVolume}" is not a Docker volume name`);
     }
 
+    let releaseHealthTimeout: number = DEFAULTS.releaseHealthTimeout;
+    const timeoutRaw = str("releaseHealthTimeout");
+    if (timeoutRaw !== undefined) {
+        const parsed = z.coerce.number().int().min(5).max(3600).safeParse(timeoutRaw.trim() === "" ? NaN : timeoutRaw);
+        if (!parsed.success) add("releaseHealthTimeout", `"${timeoutRaw}" is not a number of seconds between 5 and 3600`);
+        else releaseHealthTimeout = parsed.data;
+    }
+    let accessLog: boolean = DEFAULTS.accessLog;
+    const accessLogRaw = str("accessLog")?.trim().toLowerCase();
+    if (accessLogRaw !== undefined) {
+        if (accessLogRaw === "true" || accessLogRaw === "false") accessLog = accessLogRaw === "true";
+        else add("accessLog", `"${str("accessLog")}" is not true or false`);
+    }
+
     if (problems.length > 0) throw new ConfigError(problems);
 
     return {
@@ -308,6 +330,8 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         legacyComposeProject,
         dataVolume,
         namePrefix,
+        releaseHealthTimeout,
+        accessLog,
         secrets: {
             postgresPassword: str("postgresPassword") ?? "",
             jwtSecret: str("jwtSecret") ?? "",

@@ -47,7 +47,7 @@ export const requiredSecrets: ResourceValidationPolicy = rule<RequiredSecretsCon
     description:
         "The api container carries DATABASE_URL, JWT_SECRET and SEED_SUPERADMIN_PASSWORD and the db container POSTGRES_PASSWORD, each non-empty and not a placeholder.",
     config: {
-        apiContainer: { schema: { type: "string", description: "Resource name of the api container" }, default: "api" },
+        apiContainer: { schema: { type: "string", description: "Resource name of the api container (or the suffix after `<prefix>-`, as in `cartie-dev-api`)" }, default: "api" },
         apiVariables: {
             schema: { type: "array", items: { type: "string" }, description: "Variables the api container must carry" },
             default: ["DATABASE_URL", "JWT_SECRET", "SEED_SUPERADMIN_PASSWORD"],
@@ -60,10 +60,11 @@ export const requiredSecrets: ResourceValidationPolicy = rule<RequiredSecretsCon
     },
     types: [TYPES.container],
     check(props: Props, args, config): Finding[] {
-        const required =
-            args.name === config.apiContainer
-                ? asStringArray(config.apiVariables, [])
-                : args.name === config.dbContainer
+        // The program names app containers `<prefix>-<role>` (Pulumi auto-names each release from that).
+        const is = (wanted: string): boolean => args.name === wanted || args.name.endsWith(`-${wanted}`);
+        const required = is(config.apiContainer)
+            ? asStringArray(config.apiVariables, [])
+            : is(config.dbContainer)
                   ? asStringArray(config.dbVariables, [])
                   : [];
         if (required.length === 0) return [];

@@ -3,12 +3,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CADDYFILE_PATH } from "../../components/proxy";
 import { platformProgram } from "../../components/program";
-import { renderCaddyfile } from "../../lib/caddyfile";
+import { renderCaddyfile } from "../../lib/proxy/caddyfile";
 import { ProgramError, ProgramRun, SECRET_CONFIG_KEYS, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig } from "../support/mockRuntime";
 import { writeTree } from "../support/tree";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
+/** Logical names of the app containers: Pulumi auto-names them `<this>-<7 hex>`, new for each release. */
+const API = "cartie-dev-api";
+const WEB = "cartie-dev-web";
 
 const evaluate = (dir: string, config?: Record<string, string>, secretKeys?: string[]): Promise<ProgramRun> =>
     runProgram(() => ({ ...platformProgram(dir) }), { config, secretKeys });
@@ -30,6 +33,7 @@ describe("the platform under the mock runtime", () => {
             "cartie:platform:Migration migration",
             "cartie:platform:Network network",
             "cartie:platform:Proxy proxy",
+            "cartie:platform:Release release",
             "cartie:platform:Verification verification",
             "cartie:platform:Web web",
         ]);
@@ -37,15 +41,15 @@ describe("the platform under the mock runtime", () => {
         for (const r of run.resources.filter((x) => x.custom)) assert.ok(r.parent.includes("cartie:platform:"), `${r.name} is not inside a component`);
     });
 
-    it("orders the update db → migration → api → proxy → verification", () => {
+    it("orders the update db → migration → api → release (after api, web and proxy) → verification", () => {
         const migration = run.one(COMMAND, "migration");
-        const api = run.one(CONTAINER, "api");
-        const proxy = run.one(CONTAINER, "proxy");
+        const api = run.one(CONTAINER, API);
+        const release = run.one(COMMAND, "release");
         const verification = run.one(COMMAND, "verification");
         assert.ok(upstream(run, migration).has("db"), "the migration does not wait for the db");
-        assert.ok(upstream(run, api).has("migration"), "the api does not wait for the migration");
-        for (const dep of ["api", "web"]) assert.ok(upstream(run, proxy).has(dep), `the proxy does not wait for ${dep}`);
-        for (const dep of ["db", "api", "web", "proxy"]) assert.ok(upstream(run, verification).has(dep), `the verification does not wait for ${dep}`);
+        assert.ok(upstream(run, api).has("migration"), "the api does not wait for the migration: old and new api would overlap on an unmigrated schema");
+        for (const dep of [API, WEB, "proxy"]) assert.ok(upstream(run, release).has(dep), `the release does not wait for ${dep}`);
+        for (const dep of ["db", API, WEB, "proxy", "release"]) assert.ok(upstream(run, verification).has(dep), `the verification does not wait for ${dep}`);
         assert.ok(!upstream(run, run.one(CONTAINER, "db")).has("migration"));
     });
 
@@ -68,22 +72,69 @@ describe("the platform under the mock runtime", () => {
         assert.deepEqual(published[0].inputs.ports, [{ external: 8082, internal: 80, ip: "127.0.0.1", protocol: "tcp" }]);
     });
 
-    it("gives every container a healthcheck, a restart policy and the platform network alias", () => {
+    it("gives every container a healthcheck and a restart policy; healthcheck edits replace rather than patch a running container", () => {
         for (const c of run.byType(CONTAINER)) {
             assert.ok((c.inputs.healthcheck as { tests?: string[] } | undefined)?.tests?.length, `${c.name} has no healthcheck`);
             assert.equal(c.inputs.restart, "unless-stopped", `${c.name} restart`);
-            assert.deepEqual(c.inputs.networksAdvanced, [{ aliases: [c.name], name: "cartie-dev-net" }]);
-            // fixed names: replace delete-first; healthcheck edits must replace, not patch a running container
-            assert.equal(c.deleteBeforeReplace, true, `${c.name} deleteBeforeReplace`);
             assert.deepEqual(c.replaceOnChanges, ["healthcheck"], `${c.name} replaceOnChanges`);
         }
     });
 
+    it("db and proxy keep fixed names and aliases and replace delete-first, each with a stop grace period", () => {
+        for (const [name, grace] of [["db", 60], ["proxy", 10]] as const) {
+            const c = run.one(CONTAINER, name);
+            assert.equal(c.inputs.name, `cartie-dev-${name}`);
+            assert.deepEqual(c.inputs.networksAdvanced, [{ aliases: [name], name: "cartie-dev-net" }]);
+            // one data directory, one published port: the old one lets go before the new one starts
+            assert.equal(c.deleteBeforeReplace, true, `${name} deleteBeforeReplace`);
+            assert.equal(c.inputs.destroyGraceSeconds, grace, `${name} is killed without a grace period when replaced`);
+            assert.equal(c.inputs.stopTimeout, grace);
+            assert.equal(c.inputs.wait, true);
+        }
+    });
+
+    it("api and web are replaced create-first, next to the serving container, with no shared routing alias and no provider wait", () => {
+        for (const [logical, role] of [[API, "api"], [WEB, "web"]] as const) {
+            const c = run.one(CONTAINER, logical);
+            assert.equal(c.inputs.name, undefined, `${role}: a fixed name would make the old container let go of it first`);
+            assert.match(String(c.outputs.name), new RegExp(`^cartie-dev-${role}-[0-9a-f]{7}$`), `${role}: auto-named per release`);
+            assert.equal(c.deleteBeforeReplace, false, `${role}: delete-first drops traffic`);
+            assert.equal(c.deleteBeforeReplaceDefined, true, `${role}: the docker provider defaults containers to delete-first; the program must say false`);
+            assert.deepEqual(c.inputs.networksAdvanced, [{ name: "cartie-dev-net" }], `${role}: Docker DNS ignores health, so an alias would route to a booting or broken container`);
+            assert.equal(c.inputs.wait, false, `${role}: the provider's wait leaves a failed container recorded and the serving one pending deletion`);
+            assert.equal(c.retainOnDelete, true, `${role}: a replaced or pending-deleted container must not be deleted by the engine; the release retires it after it left routing`);
+            assert.equal(c.inputs.stopSignal, "SIGTERM");
+            assert.equal(c.inputs.stopTimeout, 30, `${role}: grace period`);
+            assert.equal(c.inputs.destroyGraceSeconds, 30);
+            const hc = c.inputs.healthcheck as { startInterval?: string; startPeriod?: string };
+            assert.equal(hc.startInterval, "1s", `${role}: the gate should see healthy within a second of it`);
+        }
+    });
+
+    it("the release routes to exactly the new container names, gates them for the configured time and retires old ones with the grace period", () => {
+        const release = run.one(COMMAND, "release");
+        assert.equal(release.inputs.create, "node --import tsx scripts/release.ts");
+        assert.equal(release.inputs.delete, "node --import tsx scripts/release.ts --retire-all");
+        assert.equal(release.inputs.triggers, undefined, "a trigger would replace the release, and replacing runs the old one's delete (--retire-all)");
+        const env = release.inputs.environment as Record<string, string>;
+        const spec = JSON.parse(env.CARTIE_RELEASE_SPEC) as { desired: { api: string; web: string }; proxyContainer: string; healthTimeoutSeconds: number; stopGraceSeconds: number; drainTimeoutSeconds: number; smokePaths: string[]; labels: { project: string; stack: string } };
+        assert.deepEqual(spec.desired, { api: `${String(run.one(CONTAINER, API).outputs.name)}:3000`, web: `${String(run.one(CONTAINER, WEB).outputs.name)}:8080` });
+        assert.equal(spec.proxyContainer, "cartie-dev-proxy");
+        assert.equal(spec.healthTimeoutSeconds, 120);
+        assert.equal(spec.stopGraceSeconds, 30);
+        assert.equal(spec.drainTimeoutSeconds, 30);
+        assert.deepEqual(spec.smokePaths, ["/", "/api/health"]);
+        assert.deepEqual(spec.labels, { project: "cartie-platform", stack: "dev" });
+        assert.equal(env.CARTIE_CADDYFILE, renderCaddyfile({ listenPort: 80, candidatePort: 8081, live: spec.desired, apiPathPrefix: "/api", accessLog: false }));
+        assert.ok(env.CARTIE_PROXY_ID, "a recreated proxy (new id) must re-run the release to be routed again");
+    });
+
     it("hands the api its variables as a Pulumi secret, and marks the secret outputs", () => {
-        const api = run.one(CONTAINER, "api");
+        const api = run.one(CONTAINER, API);
         assert.ok(isWireSecret(api.wire.envs), "the api envs are plaintext in state");
         const env = Object.fromEntries((api.inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-        assert.deepEqual(Object.keys(env).sort(), ["DATABASE_URL", "JWT_SECRET", "NODE_ENV", "PORT", "SEED_SUPERADMIN_EMAIL", "SEED_SUPERADMIN_PASSWORD"]);
+        assert.deepEqual(Object.keys(env).sort(), ["CARTIE_RELEASE", "DATABASE_URL", "JWT_SECRET", "NODE_ENV", "PORT", "SEED_SUPERADMIN_EMAIL", "SEED_SUPERADMIN_PASSWORD"]);
+        assert.equal(env.CARTIE_RELEASE, String(run.one("docker:index/image:Image", "api-image").inputs.imageName).split(":")[1], "the api says which release it is");
         assert.equal(env.SEED_SUPERADMIN_PASSWORD, TEST_SECRETS.seedSuperadminPassword);
         assert.equal(new URL(env.DATABASE_URL).host, "db:5432");
         assert.deepEqual(api.additionalSecretOutputs, ["envs"]);
@@ -105,9 +156,10 @@ describe("the platform under the mock runtime", () => {
         assert.deepEqual((web.inputs.build as { args: Record<string, string> }).args, { VITE_API_BASE_URL: "http://localhost:8082/api" });
     });
 
-    it("serves the rendered Caddyfile from the proxy's inputs", () => {
+    it("starts a new proxy on a bootstrap Caddyfile with no routes: the release loads the live ones in place", () => {
         const proxy = run.one(CONTAINER, "proxy");
-        assert.deepEqual(proxy.inputs.uploads, [{ content: renderCaddyfile({ listenPort: 80, apiUpstream: "api:3000", webUpstream: "web:8080" }), file: CADDYFILE_PATH }]);
+        assert.deepEqual(proxy.inputs.uploads, [{ content: renderCaddyfile({ listenPort: 80, candidatePort: 8081 }), file: CADDYFILE_PATH }]);
+        assert.doesNotMatch(JSON.stringify(proxy.inputs), /cartie-dev-(api|web)-/, "a proxy input naming a release would replace the proxy on every release");
     });
 
     it("tags images by content and runs containers from those tags", () => {
@@ -115,8 +167,8 @@ describe("the platform under the mock runtime", () => {
         assert.match(String(apiImage.inputs.imageName), /^cartie-dev-api:[0-9a-f]{16}$/);
         assert.equal(apiImage.inputs.skipPush, true);
         assert.equal(apiImage.inputs.buildOnPreview, false);
-        assert.equal(run.one(CONTAINER, "api").inputs.image, apiImage.inputs.imageName);
-        assert.equal(run.one(CONTAINER, "web").inputs.image, run.one("docker:index/image:Image", "web-image").inputs.imageName);
+        assert.equal(run.one(CONTAINER, API).inputs.image, apiImage.inputs.imageName);
+        assert.equal(run.one(CONTAINER, WEB).inputs.image, run.one("docker:index/image:Image", "web-image").inputs.imageName);
         assert.equal(run.outputs.apiImage, apiImage.inputs.imageName);
     });
 
@@ -156,21 +208,21 @@ describe("convergence, as preview would show it", () => {
         const dir = makeProjectDir({ copyApp: true });
         const before = await evaluate(dir);
         fs.appendFileSync(path.join(dir, "examples/cartie/apps/api/src/server.ts"), "\n// a change\n");
-        assert.deepEqual(changed(before, await evaluate(dir)), ["api", "api-image", "migration-image", "verification"]);
+        assert.deepEqual(changed(before, await evaluate(dir)), ["api-image", API, "migration-image", "release", "verification"]);
     });
 
     it("a new migration: also the migration, and only then", async () => {
         const dir = makeProjectDir({ copyApp: true });
         const before = await evaluate(dir);
         writeTree(dir, { "examples/cartie/apps/api/prisma/migrations/v99_test/migration.sql": "SELECT 1;\n" });
-        assert.deepEqual(changed(before, await evaluate(dir)), ["api", "api-image", "migration", "migration-image", "verification"]);
+        assert.deepEqual(changed(before, await evaluate(dir)), ["api-image", API, "migration", "migration-image", "release", "verification"]);
     });
 
     it("an apiBaseUrl change: only the web image and what depends on it", async () => {
         const dir = makeProjectDir();
         const before = await evaluate(dir);
         const after = await evaluate(dir, validStackConfig({ "cartie:apiBaseUrl": "https://cartie.example.org/api" }));
-        assert.deepEqual(changed(before, after), ["verification", "web", "web-image"]);
+        assert.deepEqual(changed(before, after), [WEB, "release", "verification", "web-image"]);
     });
 
     it("a file .dockerignore excludes changes nothing", async () => {
@@ -180,11 +232,26 @@ describe("convergence, as preview would show it", () => {
         assert.deepEqual(changed(before, await evaluate(dir)), []);
     });
 
-    it("a public port change touches only the proxy and the verification", async () => {
+    it("a public port change replaces the proxy (preview says so) and re-routes it: the proxy, the release and the verification", async () => {
         const dir = makeProjectDir();
         const before = await evaluate(dir);
         const after = await evaluate(dir, validStackConfig({ "cartie:publicPort": "9090", "cartie:publicUrl": "http://localhost:8082" }));
-        assert.deepEqual(changed(before, after), ["proxy", "verification"]);
+        assert.deepEqual(changed(before, after), ["proxy", "release", "verification"]);
+    });
+
+    it("a routing change (the access log) reloads the proxy in place: only the release changes, never the proxy container", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir);
+        const after = await evaluate(dir, validStackConfig({ "cartie:accessLog": "true" }));
+        assert.deepEqual(changed(before, after), ["release"]);
+        assert.match((after.one(COMMAND, "release").inputs.environment as Record<string, string>).CARTIE_CADDYFILE, /^\tlog$/m);
+    });
+
+    it("the health gate's timeout shows in preview as a change of the release only", async () => {
+        const dir = makeProjectDir();
+        const after = await evaluate(dir, validStackConfig({ "cartie:releaseHealthTimeout": "45" }));
+        assert.deepEqual(changed(await evaluate(dir), after), ["release"]);
+        assert.equal((JSON.parse((after.one(COMMAND, "release").inputs.environment as Record<string, string>).CARTIE_RELEASE_SPEC) as { healthTimeoutSeconds: number }).healthTimeoutSeconds, 45);
     });
 });
 

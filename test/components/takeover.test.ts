@@ -14,7 +14,7 @@ describe("the takeover under the mock runtime", () => {
     it("is not declared when cartie:legacyComposeProject is unset", async () => {
         const run = await evaluate(makeProjectDir());
         assert.deepEqual(run.byType("cartie:platform:Takeover"), []);
-        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["migration", "verification"]);
+        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["migration", "release", "verification"]);
         assert.ok(![...upstream(run, run.one(CONTAINER, "db"))].some((n) => n.startsWith("legacy")), "the db waits for a takeover that is not there");
     });
 
@@ -70,8 +70,9 @@ describe("the takeover under the mock runtime", () => {
             assert.deepEqual(run.one(CONTAINER, "db").inputs.mounts, [{ source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
             for (const [type, name] of [
                 [COMMAND, "migration"],
-                [CONTAINER, "api"],
+                [CONTAINER, "cartie-dev-api"],
                 [CONTAINER, "proxy"],
+                [COMMAND, "release"],
                 [COMMAND, "verification"],
             ]) {
                 assert.ok(up(type, name).has("legacy-takeover"), `${name} does not wait for the takeover`);
@@ -101,7 +102,7 @@ describe("the takeover under the mock runtime", () => {
             const before = await evaluate(dir, validStackConfig(LEGACY));
             fs.appendFileSync(path.join(dir, "examples/cartie/apps/api/src/server.ts"), "\n// a change\n");
             const diff = changed(before, await evaluate(dir, validStackConfig(LEGACY)));
-            assert.deepEqual(diff, ["api", "api-image", "migration-image", "verification"]);
+            assert.deepEqual(diff, ["api-image", "cartie-dev-api", "migration-image", "release", "verification"]);
         });
 
         it("setting legacyComposeProject adds the three steps and touches no existing resource's inputs", async () => {

@@ -149,16 +149,16 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
     });
 
     it("stops a missing SEED_SUPERADMIN_PASSWORD (the incident) with required-secrets", async () => {
-        const diags = await withChanged(TYPES.container, "api", (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("SEED_SUPERADMIN_PASSWORD="))));
+        const diags = await withChanged(TYPES.container, "cartie-dev-api", (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("SEED_SUPERADMIN_PASSWORD="))));
         assert.equal(diags.length, 1, diags.map((d) => d.message).join("\n"));
         assert.equal(diags[0].policy, "required-secrets");
         assert.equal(diags[0].level, "mandatory");
-        assert.match(diags[0].urn, /Container::api$/);
-        assert.match(diags[0].message, /docker:Container "api": does not set SEED_SUPERADMIN_PASSWORD.*Fix: run `pulumi config set --secret cartie:seedSuperadminPassword/);
+        assert.match(diags[0].urn, /Container::cartie-dev-api$/);
+        assert.match(diags[0].message, /docker:Container "cartie-dev-api": does not set SEED_SUPERADMIN_PASSWORD.*Fix: run `pulumi config set --secret cartie:seedSuperadminPassword/);
     });
 
     it("stops a secret passed as plaintext with secrets-are-secret", async () => {
-        const diags = await withChanged(TYPES.container, "api", (r) => {
+        const diags = await withChanged(TYPES.container, "cartie-dev-api", (r) => {
             plaintext(r);
             r.additionalSecretOutputs = [];
         });
@@ -166,7 +166,7 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
             diags.map((d) => d.policy),
             ["secrets-are-secret"],
         );
-        assert.match(diags[0].message, /docker:Container "api": its environment \(envs\) carries DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_PASSWORD/);
+        assert.match(diags[0].message, /docker:Container "cartie-dev-api": its environment \(envs\) carries DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_PASSWORD/);
     });
 
     it("stops a `latest` image with pinned-images", async () => {
@@ -199,7 +199,7 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
     });
 
     it("lets the policy config change a rule's level (here to advisory), then back", async () => {
-        const missing = changed(get(TYPES.container, "api"), (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("JWT_SECRET="))));
+        const missing = changed(get(TYPES.container, "cartie-dev-api"), (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("JWT_SECRET="))));
         await configure({ "required-secrets": EnforcementLevel.ADVISORY });
         try {
             const diags = await analyze(missing);
@@ -238,7 +238,7 @@ describe("what @pulumi/policy's analyzer hands a policy for a secret input", () 
             },
         };
         const handler = server.makeAnalyzeRpcFun("probe-pack", "0.0.0", "advisory", [probe]);
-        for (const r of [find(resources, TYPES.container, "api"), find(resources, TYPES.volume, "db-data")]) {
+        for (const r of [find(resources, TYPES.container, "cartie-dev-api"), find(resources, TYPES.volume, "db-data")]) {
             await new Promise<void>((resolve, reject) => {
                 void handler({ request: analyzeRequest(r) }, (e) => (e ? reject(e instanceof Error ? e : new Error("analyze failed")) : resolve()));
             });

@@ -56,19 +56,19 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
 
     describe("required-secrets", () => {
         it("passes the program's api and db containers", async () => {
-            assert.deepEqual(await check("required-secrets", get(TYPES.container, "api")), []);
+            assert.deepEqual(await check("required-secrets", get(TYPES.container, "cartie-dev-api")), []);
             assert.deepEqual(await check("required-secrets", get(TYPES.container, "db")), []);
         });
 
         it("names a missing SEED_SUPERADMIN_PASSWORD and how to set it", async () => {
-            const api = changed(get(TYPES.container, "api"), (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("SEED_SUPERADMIN_PASSWORD="))));
-            assertOne(await check("required-secrets", api), 'docker:Container "api"', "does not set SEED_SUPERADMIN_PASSWORD", "pulumi config set --secret cartie:seedSuperadminPassword");
+            const api = changed(get(TYPES.container, "cartie-dev-api"), (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("SEED_SUPERADMIN_PASSWORD="))));
+            assertOne(await check("required-secrets", api), 'docker:Container "cartie-dev-api"', "does not set SEED_SUPERADMIN_PASSWORD", "pulumi config set --secret cartie:seedSuperadminPassword");
         });
 
         it("refuses empty and placeholder values without printing them", async () => {
             const db = changed(get(TYPES.container, "db"), (r) => editEnvs(r, (l) => l.map((e) => (e.startsWith("POSTGRES_PASSWORD=") ? "POSTGRES_PASSWORD=" : e))));
             assertOne(await check("required-secrets", db), 'docker:Container "db"', "POSTGRES_PASSWORD to an empty value");
-            const api = changed(get(TYPES.container, "api"), (r) =>
+            const api = changed(get(TYPES.container, "cartie-dev-api"), (r) =>
                 editEnvs(r, (l) =>
                     l.map((e) =>
                         e.startsWith("JWT_SECRET=") ? "JWT_SECRET=changeme" : e.startsWith("DATABASE_URL=") ? "DATABASE_URL=postgresql://cartie:changeme@db:5432/cartie" : e,
@@ -85,7 +85,7 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
 
     describe("secrets-are-secret", () => {
         it("passes containers and commands that mark their environment secret", async () => {
-            assert.deepEqual(await check("secrets-are-secret", get(TYPES.container, "api")), []);
+            assert.deepEqual(await check("secrets-are-secret", get(TYPES.container, "cartie-dev-api")), []);
             assert.deepEqual(await check("secrets-are-secret", get(TYPES.container, "db")), []);
             const migration = changed(get(TYPES.localCommand, "migration"), (r) => r.additionalSecretOutputs.push("environment"));
             assert.deepEqual(await check("secrets-are-secret", migration), []);
@@ -93,11 +93,11 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
         });
 
         it("catches a secret environment passed as plaintext, naming the variables and not their values", async () => {
-            const api = changed(get(TYPES.container, "api"), (r) => {
+            const api = changed(get(TYPES.container, "cartie-dev-api"), (r) => {
                 plaintext(r);
                 r.additionalSecretOutputs = [];
             });
-            assertOne(await check("secrets-are-secret", api), 'docker:Container "api"', "DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_PASSWORD", 'additionalSecretOutputs: ["envs"]');
+            assertOne(await check("secrets-are-secret", api), 'docker:Container "cartie-dev-api"', "DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_PASSWORD", 'additionalSecretOutputs: ["envs"]');
         });
 
         it("catches a command whose DATABASE_URL (a URL with a password) is not a secret output", async () => {
@@ -109,10 +109,10 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
 
         it("sees only the option: the analyzer unwraps pulumi.secret, so the wrapper alone proves nothing", async () => {
             // Wrapped as a secret on the wire but without the option: flagged (the policy cannot see the wrapper).
-            const wrappedOnly = changed(get(TYPES.container, "api"), (r) => (r.additionalSecretOutputs = []));
+            const wrappedOnly = changed(get(TYPES.container, "cartie-dev-api"), (r) => (r.additionalSecretOutputs = []));
             assert.equal((await check("secrets-are-secret", wrappedOnly)).length, 1);
             // Plaintext on the wire but with the option: passes (the limit of what a pack can see).
-            const optionOnly = changed(get(TYPES.container, "api"), plaintext);
+            const optionOnly = changed(get(TYPES.container, "cartie-dev-api"), plaintext);
             assert.deepEqual(await check("secrets-are-secret", optionOnly), []);
         });
     });
@@ -157,7 +157,7 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
 
     describe("only-the-proxy-is-public", () => {
         it("passes the program's containers (the proxy on its configured port and address)", async () => {
-            for (const name of ["db", "api", "web", "proxy"]) assert.deepEqual(await check("only-the-proxy-is-public", get(TYPES.container, name)), [], name);
+            for (const name of ["db", "cartie-dev-api", "cartie-dev-web", "proxy"]) assert.deepEqual(await check("only-the-proxy-is-public", get(TYPES.container, name)), [], name);
             assert.deepEqual(await check("only-the-proxy-is-public", get(TYPES.container, "proxy"), { publicPort: 8082, publicBind: "127.0.0.1" }), []);
         });
 
@@ -178,7 +178,7 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
                 [TYPES.remoteImage, "proxy-image"],
                 [TYPES.image, "api-image"],
                 [TYPES.container, "db"],
-                [TYPES.container, "api"],
+                [TYPES.container, "cartie-dev-api"],
                 [TYPES.tag, "migration-image"],
             ]) {
                 assert.deepEqual(await check("pinned-images", get(type, name)), [], name);
@@ -195,17 +195,17 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
 
     describe("health-and-restart", () => {
         it("passes the program's four containers", async () => {
-            for (const name of ["db", "api", "web", "proxy"]) assert.deepEqual(await check("health-and-restart", get(TYPES.container, name)), [], name);
+            for (const name of ["db", "cartie-dev-api", "cartie-dev-web", "proxy"]) assert.deepEqual(await check("health-and-restart", get(TYPES.container, name)), [], name);
         });
 
         it("catches a container without a healthcheck or a restart policy", async () => {
-            const web = changed(get(TYPES.container, "web"), (r) => {
+            const web = changed(get(TYPES.container, "cartie-dev-web"), (r) => {
                 delete r.wire.healthcheck;
                 delete r.wire.restart;
             });
             const messages = await check("health-and-restart", web);
             assert.equal(messages.length, 2);
-            assert.ok(messages[0].includes('docker:Container "web": has no healthcheck'));
+            assert.ok(messages[0].includes('docker:Container "cartie-dev-web": has no healthcheck'));
             assert.ok(messages[1].includes('restart policy "no"') && messages[1].includes('restart: "unless-stopped"'));
         });
     });
@@ -227,11 +227,11 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
 
     describe("no-host-takeover", () => {
         it("passes the program's four containers", async () => {
-            for (const name of ["db", "api", "web", "proxy"]) assert.deepEqual(await check("no-host-takeover", get(TYPES.container, name)), [], name);
+            for (const name of ["db", "cartie-dev-api", "cartie-dev-web", "proxy"]) assert.deepEqual(await check("no-host-takeover", get(TYPES.container, name)), [], name);
         });
 
         it("catches privileged, host network and a Docker socket mount", async () => {
-            const api = changed(get(TYPES.container, "api"), (r) => {
+            const api = changed(get(TYPES.container, "cartie-dev-api"), (r) => {
                 r.wire.privileged = true;
                 r.wire.networkMode = "host";
                 r.wire.mounts = [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }];

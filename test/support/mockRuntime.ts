@@ -18,6 +18,8 @@ export interface Registered {
     protect: boolean;
     retainOnDelete: boolean;
     deleteBeforeReplace: boolean;
+    /** Whether the program set deleteBeforeReplace at all (an explicit false overrides the provider's default). */
+    deleteBeforeReplaceDefined: boolean;
     dependencies: string[];
     additionalSecretOutputs: string[];
     replaceOnChanges: string[];
@@ -26,6 +28,8 @@ export interface Registered {
     wire: Record<string, unknown>;
     /** Inputs with secrets unwrapped. */
     inputs: Record<string, unknown>;
+    /** What the mock engine answered (inputs echoed plus provider-computed outputs such as an auto-name), secrets unwrapped. */
+    outputs: Record<string, unknown>;
 }
 
 export interface ProgramRun {
@@ -43,6 +47,7 @@ interface RegisterRequest {
     getProtect(): boolean;
     getRetainondelete?(): boolean;
     getDeletebeforereplace(): boolean;
+    getDeletebeforereplacedefined(): boolean;
     getDependenciesList(): string[];
     getAdditionalsecretoutputsList(): string[];
     getReplaceonchangesList(): string[];
@@ -74,6 +79,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         case "docker:index/remoteImage:RemoteImage":
             state.imageId = `sha256:${Buffer.from(String(inputs.name)).toString("hex").padEnd(64, "0").slice(0, 64)}`;
             state.repoDigest = `${String(inputs.name)}@sha256:${"1".repeat(64)}`;
+            break;
+        case "docker:index/container:Container":
+            // Pulumi's autonaming, as the docker provider declares it (pulumi-docker provider/resources.go
+            // `SetAutonaming(255, "-")`: `<logical name>-<7 random hex>`, chosen once at create). Derived
+            // from the inputs here, so an unchanged container keeps its name and a replacement gets a new one.
+            if (inputs.name === undefined) state.name = `${name}-${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 7)}`;
             break;
         case "command:local:Command":
             state.stdout = name === "verification" ? JSON.stringify({ healthy: true }) : "";
@@ -150,9 +161,14 @@ export async function runProgram(
     opts: { config?: Record<string, string>; secretKeys?: string[]; preview?: boolean; stack?: string } = {},
 ): Promise<ProgramRun> {
     const captured: Registered[] = [];
+    const answered = new Map<string, Record<string, unknown>>();
     await pulumi.runtime.setMocks(
         {
-            newResource: (args) => mockState(args.type, args.name, args.inputs as Record<string, unknown>),
+            newResource: (args) => {
+                const answer = mockState(args.type, args.name, args.inputs as Record<string, unknown>);
+                answered.set(`${args.type}::${args.name}`, answer.state);
+                return answer;
+            },
             call: () => ({}),
         },
         "cartie-platform",
@@ -181,12 +197,14 @@ export async function runProgram(
                     protect: req.getProtect(),
                     retainOnDelete: req.getRetainondelete?.() ?? false,
                     deleteBeforeReplace: req.getDeletebeforereplace(),
+                    deleteBeforeReplaceDefined: req.getDeletebeforereplacedefined(),
                     dependencies: req.getDependenciesList(),
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
                     replaceOnChanges: req.getReplaceonchangesList(),
                     ignoreChanges: req.getIgnorechangesList(),
                     wire,
                     inputs: unwrapSecrets(wire) as Record<string, unknown>,
+                    outputs: unwrapSecrets(answered.get(`${req.getType()}::${req.getName()}`) ?? {}) as Record<string, unknown>,
                 });
             }
             cb(err, res);

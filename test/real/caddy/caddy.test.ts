@@ -9,8 +9,9 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { renderCaddyfile } from "../../../lib/caddyfile";
-import { ALIASES, API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT } from "../../../lib/env";
+import { renderCaddyfile } from "../../../lib/proxy/caddyfile";
+import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT } from "../../../lib/env";
+import { CANDIDATE_PORT } from "../../../lib/release/spec";
 import { runMigrations } from "../../../lib/migrationRun";
 import { VerificationError, localProxyUrl, verificationUrls, verifyEndpoints } from "../../../lib/verify";
 import { HostPostgres } from "../support/hostPostgres";
@@ -55,24 +56,30 @@ describe("real: Caddy 2.6 with the program's Caddyfile", function () {
         await cleanup.run();
     });
 
-    it("`caddy validate` accepts the exact Caddyfile the program uploads to the proxy, and one rendered for host upstreams", async () => {
-        const programs = stack.caddyfile();
-        // The upload is renderCaddyfile's output for the platform's aliases and ports, byte for byte.
-        assert.equal(programs, renderCaddyfile({ listenPort: PROXY_PORT, apiUpstream: `${ALIASES.api}:${API_PORT}`, webUpstream: `${ALIASES.web}:${WEB_PORT}` }));
-        const file = path.join(dir, "program.Caddyfile");
-        fs.writeFileSync(file, programs);
-        const r = await caddyValidate(file);
-        assert.equal(r.code, 0, r.output);
-        assert.match(r.output, /Valid configuration/);
+    it("`caddy validate` accepts the exact Caddyfiles the program uploads to the proxy and the release loads, and one rendered for host upstreams", async () => {
+        // The upload is the bootstrap (no routes yet), byte for byte.
+        assert.equal(stack.caddyfile(), renderCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT }));
+        const programs = stack.releaseCaddyfile();
+        const api = stack.container("api").name;
+        const web = stack.container("web").name;
+        // The release routes to the app containers' own names and ports, never to a shared alias.
+        assert.equal(programs, renderCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT, live: { api: `${api}:${API_PORT}`, web: `${web}:${WEB_PORT}` }, apiPathPrefix: "/api" }));
+        for (const [label, text] of [["bootstrap", stack.caddyfile()], ["release", programs]] as const) {
+            const file = path.join(dir, `program-${label}.Caddyfile`);
+            fs.writeFileSync(file, text);
+            const r = await caddyValidate(file);
+            assert.equal(r.code, 0, `${label}: ${r.output}`);
+            assert.match(r.output, /Valid configuration/);
+        }
 
         const hostFile = path.join(dir, "host.Caddyfile");
-        fs.writeFileSync(hostFile, renderCaddyfile({ listenPort: 18080, apiUpstream: "127.0.0.1:13000", webUpstream: "localhost:18081" }));
+        fs.writeFileSync(hostFile, renderCaddyfile({ listenPort: 18080, candidatePort: 18090, live: { api: "127.0.0.1:13000", web: "localhost:18081" } }));
         const h = await caddyValidate(hostFile);
         assert.equal(h.code, 0, h.output);
 
         // validate is not a rubber stamp: one wrong directive in the same file is refused.
         const broken = path.join(dir, "broken.Caddyfile");
-        fs.writeFileSync(broken, programs.replace("reverse_proxy api:", "reverse_proxi api:"));
+        fs.writeFileSync(broken, programs.replace(`reverse_proxy ${api}:`, `reverse_proxi ${api}:`));
         assert.notEqual((await caddyValidate(broken)).code, 0);
     });
 
@@ -105,7 +112,8 @@ describe("real: Caddy 2.6 with the program's Caddyfile", function () {
             cleanup.server(web);
 
             const proxyFile = path.join(dir, "proxy.Caddyfile");
-            fs.writeFileSync(proxyFile, withAdminPort(renderCaddyfile({ listenPort: proxyPort, apiUpstream: `127.0.0.1:${apiPort}`, webUpstream: `127.0.0.1:${webPort}` }), adminPort));
+            const live = { api: `127.0.0.1:${apiPort}`, web: `127.0.0.1:${webPort}` };
+            fs.writeFileSync(proxyFile, withAdminPort(renderCaddyfile({ listenPort: proxyPort, candidatePort: await freePort(), live }), adminPort));
             const proxy = new Server("proxy", "caddy", ["run", "--config", proxyFile, "--adapter", "caddyfile"], { env: caddyEnv() });
             cleanup.server(proxy);
 

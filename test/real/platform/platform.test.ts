@@ -11,12 +11,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MIGRATE_COMMAND } from "../../../components/migration";
+import { RELEASE_COMMAND } from "../../../components/release";
 import { VERIFY_COMMAND } from "../../../components/verification";
 import { apiHealthcheckCommand } from "../../../components/api";
 import { DB_NAME, DB_USER, HEALTH_PATH } from "../../../lib/env";
 import { createFromInputs, inspect, waitHealthy } from "../support/containers";
 import { RealStack, T, evaluateRealStack, removeProjectDir } from "../support/program";
-import { Cleanup, Exec, REPO, docker, dockerOk, execLikeCommandResource, freePort, runId } from "../support/run";
+import { Cleanup, Exec, REPO, docker, dockerOk, execLikeCommandResource, freePort, httpGet, runId } from "../support/run";
 import { CACHE_REPO, MIGRATIONS_DIR, buildImage, requireBaseImages, sampleMigrations } from "../support/sample";
 
 describe("real: the platform end to end on Docker, from the program's registered inputs", function () {
@@ -99,22 +100,34 @@ describe("real: the platform end to end on Docker, from the program's registered
         assert.match(again.stdout, /done: nothing to apply/);
     });
 
-    it("api, web and proxy from the program's inputs become healthy; the proxy is published on 127.0.0.1 only; scripts/verify.ts → / and /api/health 200", async () => {
+    it("api, web and proxy from the program's inputs; scripts/release.ts, run as the Release resource runs it, gates and routes them; the proxy is published on 127.0.0.1 only; scripts/verify.ts → / and /api/health 200", async () => {
         const apiSpec = stack.container("api");
         assert.deepEqual(apiSpec.healthcheck?.tests, apiHealthcheckCommand());
         const webSpec = stack.container("web");
         const proxySpec = stack.container("proxy");
         for (const s of [apiSpec, webSpec, proxySpec]) cleanup.container(s.name);
+        // api and web: `wait: false` (the release gates them); the proxy: `wait: true`, as the provider waits.
         await createFromInputs(apiSpec, { image: apiImage });
         await createFromInputs(webSpec, { image: webImage });
-        await Promise.all([waitHealthy(apiSpec.name), waitHealthy(webSpec.name)]);
         await createFromInputs(proxySpec, { image: stack.remoteImageName("proxy") });
         await waitHealthy(proxySpec.name, 60_000);
+        const bootstrap = await httpGet(`http://127.0.0.1:${stack.publicPort}/`);
+        assert.equal(bootstrap?.status, 503, "a proxy no release has routed must say so, not route to whatever answers");
+        assert.match(bootstrap.body, /no release is routed yet/);
 
         const ports = (await inspect(proxySpec.name)).NetworkSettings.Ports;
         assert.deepEqual(ports["80/tcp"], [{ HostIp: "127.0.0.1", HostPort: String(stack.publicPort) }]);
-        const uploaded = await docker(["exec", proxySpec.name, "cat", "/etc/caddy/Caddyfile"]);
-        assert.equal(uploaded.stdout, stack.caddyfile());
+        assert.equal((await docker(["exec", proxySpec.name, "cat", "/etc/caddy/Caddyfile"])).stdout, stack.caddyfile());
+
+        const release = stack.command("release");
+        assert.equal(release.create, RELEASE_COMMAND);
+        const rel = await execLikeCommandResource(release.create, release.environment);
+        assert.equal(rel.code, 0, `${rel.stdout}\n${rel.stderr}`);
+        const summary = JSON.parse(rel.stdout.trim().split("\n").pop() ?? "{}") as { switched: string[]; live: { api: string; web: string } };
+        assert.deepEqual(summary.switched, ["api", "web"]);
+        assert.deepEqual(summary.live, { api: `${apiSpec.name}:3000`, web: `${webSpec.name}:8080` });
+        // The live routes are on the proxy's disk: a restarted proxy comes back on them.
+        assert.equal((await docker(["exec", proxySpec.name, "cat", "/etc/caddy/Caddyfile"])).stdout, stack.releaseCaddyfile());
 
         const verify = stack.command("verification");
         assert.equal(verify.create, VERIFY_COMMAND);
@@ -125,9 +138,15 @@ describe("real: the platform end to end on Docker, from the program's registered
         assert.equal(out.healthy, true);
         assert.deepEqual(out.results.map((x) => x.status), [200, 200]);
 
+        await dockerOk(["restart", proxySpec.name]);
+        await waitHealthy(proxySpec.name, 60_000);
+        const again = await execLikeCommandResource(verify.create, verify.environment);
+        assert.equal(again.code, 0, `after a proxy restart: ${again.stdout}\n${again.stderr}`);
+
         const logs = await docker(["logs", apiSpec.name]);
         assert.match(logs.stdout, /superadmin created/);
         noSecrets(logs);
+        noSecrets(rel);
     });
 
     it("the api seeds its superadmin once (a restart changes nothing) and its health says 503 with the reason when migrations are pending or the db is down", async () => {

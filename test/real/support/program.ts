@@ -56,9 +56,16 @@ export interface RealStack {
     run: ProgramRun;
     publicPort: number;
     postgresPassword: string;
+    /**
+     * A container's registered inputs. `api` and `web` are the app containers (logical names
+     * `<prefix>-api` / `<prefix>-web`); their `name` is the auto-name the engine gives them (the mock
+     * runtime answers it as the provider does), so tests create exactly the container the engine would.
+     */
     container(name: string): ContainerInputs;
+    /** The live Caddyfile the Release step loads into the proxy for these containers. */
+    releaseCaddyfile(): string;
     image(name: "api-image" | "web-image"): ImageInputs;
-    command(name: "migration" | "verification"): CommandInputs;
+    command(name: "migration" | "verification" | "release"): CommandInputs;
     /** The RemoteImage a container of the program pulls (its `image` input is the mocked id). */
     remoteImageName(container: "db" | "proxy"): string;
     caddyfile(): string;
@@ -97,9 +104,13 @@ export async function evaluateRealStack(id: string, publicPort: number): Promise
         run,
         publicPort,
         postgresPassword,
-        container: (name) => inputs<ContainerInputs>(T.container, name),
+        container: (name) => {
+            const r = run.one(T.container, name === "api" || name === "web" ? `cartie-${stack}-${name}` : name);
+            return { ...(r.inputs as unknown as ContainerInputs), name: String(r.inputs.name ?? r.outputs.name) };
+        },
         image: (name) => inputs<ImageInputs>(T.image, name),
         command: (name) => inputs<CommandInputs>(T.command, name),
+        releaseCaddyfile: () => inputs<CommandInputs>(T.command, "release").environment.CARTIE_CADDYFILE,
         remoteImageName: (container) => inputs<{ name: string }>(T.remoteImage, `${container}-image`).name,
         caddyfile: () => {
             const upload = inputs<ContainerInputs>(T.container, "proxy").uploads?.find((u) => u.file === CADDYFILE_PATH);

@@ -1,0 +1,77 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { renderCaddyfile } from "../lib/proxy/caddyfile";
+import { ReleaseSpec } from "../lib/release/spec";
+
+export interface ReleaseArgs {
+    proxyContainerName: pulumi.Input<string>;
+    /** A recreated proxy starts on its bootstrap config: its new id re-runs the release, which routes it again. */
+    proxyContainerId: pulumi.Input<string>;
+    apiContainerName: pulumi.Input<string>;
+    apiPort: number;
+    webContainerName: pulumi.Input<string>;
+    webPort: number;
+    listenPort: number;
+    candidatePort: number;
+    apiPathPrefix: string;
+    accessLog: boolean;
+    smokePaths: string[];
+    healthTimeoutSeconds: number;
+    drainTimeoutSeconds: number;
+    stopGraceSeconds: number;
+}
+
+export const RELEASE_COMMAND = "node --import tsx scripts/release.ts";
+
+/**
+ * The switchover: gates the new containers, smoke-checks them through the proxy's candidate
+ * listener, then reloads the proxy's live routes in place and retires the old containers.
+ * Every input is plain data, so `pulumi preview` shows a release as the routes it will load.
+ * No triggers: an input change is an update (create runs again), never a replacement, so the
+ * delete command (`--retire-all`) runs only on `pulumi destroy`. A failed update keeps the
+ * previous inputs in state, so the next `pulumi up` runs the same release again.
+ */
+export class Release extends pulumi.ComponentResource {
+    readonly command: command.local.Command;
+    /** The live Caddyfile this release loads into the proxy. */
+    readonly caddyfile: pulumi.Output<string>;
+    /** JSON summary: what switched, the live routes, what was retired. */
+    readonly result: pulumi.Output<string>;
+
+    constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cartie:platform:Release", name, {}, opts);
+        const spec = pulumi.all([args.proxyContainerName, args.apiContainerName, args.webContainerName]).apply(
+            ([proxy, api, web]): ReleaseSpec => ({
+                proxyContainer: proxy,
+                desired: { api: `${api}:${args.apiPort}`, web: `${web}:${args.webPort}` },
+                listenPort: args.listenPort,
+                candidatePort: args.candidatePort,
+                apiPathPrefix: args.apiPathPrefix,
+                accessLog: args.accessLog,
+                smokePaths: args.smokePaths,
+                labels: { project: pulumi.getProject(), stack: pulumi.getStack() },
+                healthTimeoutSeconds: args.healthTimeoutSeconds,
+                drainTimeoutSeconds: args.drainTimeoutSeconds,
+                stopGraceSeconds: args.stopGraceSeconds,
+            }),
+        );
+        this.caddyfile = spec.apply((s) =>
+            renderCaddyfile({ listenPort: s.listenPort, candidatePort: s.candidatePort, live: s.desired, apiPathPrefix: s.apiPathPrefix, accessLog: s.accessLog }),
+        );
+        this.command = new command.local.Command(
+            name,
+            {
+                create: RELEASE_COMMAND,
+                delete: `${RELEASE_COMMAND} --retire-all`,
+                environment: {
+                    CARTIE_RELEASE_SPEC: spec.apply((s) => JSON.stringify(s, null, 1)),
+                    CARTIE_CADDYFILE: this.caddyfile,
+                    CARTIE_PROXY_ID: args.proxyContainerId,
+                },
+            },
+            { parent: this, dependsOn: opts?.dependsOn },
+        );
+        this.result = this.command.stdout;
+        this.registerOutputs({ caddyfile: this.caddyfile, result: this.result });
+    }
+}

@@ -1,0 +1,115 @@
+/**
+ * The release's host operations through the `docker` CLI (honouring DOCKER_HOST, like the
+ * migration step). Everything that touches the proxy runs inside its container: the admin API
+ * and the candidate listener are on the container's loopback, reachable from nowhere else.
+ */
+import { docker } from "../docker";
+import { LABELS } from "../labels";
+import { ADMIN_ADDRESS, Upstreams } from "../proxy/caddyfile";
+import { ContainerState } from "./gate";
+import { ReleaseHost } from "./release";
+import { LIVE_ROUTES_PATH, PROXY_CADDYFILE_PATH, ReleaseSpec, Role, parseLiveRoutes } from "./spec";
+
+interface InspectState {
+    State: { Running: boolean; Restarting: boolean; ExitCode: number; Health?: { Status: string; Log?: Array<{ Output: string }> } };
+    RestartCount: number;
+}
+
+const gone = (stderr: string): boolean => /No such (container|object)/i.test(stderr);
+
+async function dockerOk(args: string[], input?: string): Promise<string> {
+    const r = await docker(args, { input });
+    if (r.code !== 0) throw new Error(`docker ${args.slice(0, 3).join(" ")} … failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+    return r.stdout;
+}
+
+/** The last HTTP status line wget -S printed (after redirects, the final answer). */
+export function statusFromWget(stderr: string): number | undefined {
+    const all = [...stderr.matchAll(/HTTP\/\d(?:\.\d)?\s+(\d{3})/g)];
+    return all.length > 0 ? Number(all[all.length - 1][1]) : undefined;
+}
+
+/** Caddy's `/reverse_proxy/upstreams`: requests in flight to one address; absent means none. */
+export function inFlightFrom(json: string, upstream: string): number {
+    const list = JSON.parse(json) as Array<{ address: string; num_requests: number }>;
+    return list.filter((u) => u.address === upstream).reduce((n, u) => n + u.num_requests, 0);
+}
+
+export function dockerReleaseHost(log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): ReleaseHost {
+    const exec = (proxy: string, args: string[], input?: string) => docker(["exec", ...(input !== undefined ? ["-i"] : []), proxy, ...args], { input });
+    const readFile = async (proxy: string, file: string): Promise<string | undefined> => {
+        const r = await exec(proxy, ["cat", file]);
+        return r.code === 0 ? r.stdout : undefined;
+    };
+    const writeFile = async (proxy: string, file: string, content: string): Promise<void> => {
+        const r = await exec(proxy, ["sh", "-c", 'cat > "$1"', "sh", file], content);
+        if (r.code !== 0) throw new Error(`cannot write ${file} in ${proxy}: ${r.stderr.trim()}`);
+    };
+    return {
+        async inspect(container): Promise<ContainerState | undefined> {
+            const r = await docker(["inspect", "--type", "container", container]);
+            if (r.code !== 0) {
+                if (gone(r.stderr)) return undefined;
+                throw new Error(`docker inspect ${container} failed: ${r.stderr.trim()}`);
+            }
+            const [info] = JSON.parse(r.stdout) as InspectState[];
+            const health = info.State.Health?.Status;
+            return {
+                name: container,
+                running: info.State.Running,
+                restarting: info.State.Restarting,
+                exitCode: info.State.ExitCode,
+                restartCount: info.RestartCount,
+                health: health === "starting" || health === "healthy" || health === "unhealthy" ? health : undefined,
+                probes: (info.State.Health?.Log ?? []).map((l) => l.Output),
+            };
+        },
+        async logTail(container, lines) {
+            const r = await docker(["logs", "--tail", String(lines), container]);
+            return `${r.stdout}${r.stderr}`;
+        },
+        async liveRoutes(proxy) {
+            return parseLiveRoutes(await readFile(proxy, LIVE_ROUTES_PATH));
+        },
+        currentCaddyfile: (proxy) => readFile(proxy, PROXY_CADDYFILE_PATH),
+        async loadConfig(proxy, caddyfile, live: Upstreams | undefined) {
+            const next = `${PROXY_CADDYFILE_PATH}.next`;
+            await writeFile(proxy, next, caddyfile);
+            // Caddy adapts and loads it through its admin API; a config that fails to load is rolled back.
+            const r = await exec(proxy, ["caddy", "reload", "--config", next, "--adapter", "caddyfile"]);
+            if (r.code !== 0) throw new Error(`the proxy refused the new config (it keeps serving the previous one): ${r.stderr.trim() || r.stdout.trim()}`);
+            // Only a config that loaded is kept on disk, so a restarted proxy comes back on the live routes.
+            if (live) await writeFile(proxy, `${LIVE_ROUTES_PATH}.next`, `${JSON.stringify(live)}\n`);
+            const keep = live
+                ? `mv -f "$1.next" "$1" && mv -f "$2.next" "$2"`
+                : `mv -f "$1.next" "$1" && rm -f "$2"`;
+            await dockerOk(["exec", proxy, "sh", "-c", keep, "sh", PROXY_CADDYFILE_PATH, LIVE_ROUTES_PATH]);
+        },
+        async get(proxy, url) {
+            const r = await exec(proxy, ["wget", "-S", "-q", "-O", "/dev/null", "-T", "10", url]);
+            const status = statusFromWget(r.stderr);
+            return { status, detail: status === undefined ? r.stderr.trim().split("\n").pop() ?? `wget exit ${r.code}` : `status ${status}` };
+        },
+        async inFlight(proxy, upstream) {
+            const r = await exec(proxy, ["wget", "-q", "-O", "-", `http://${ADMIN_ADDRESS}/reverse_proxy/upstreams`]);
+            if (r.code !== 0) throw new Error(`cannot read the proxy's upstreams: ${r.stderr.trim()}`);
+            return inFlightFrom(r.stdout, upstream);
+        },
+        async stop(container, graceSeconds) {
+            const r = await docker(["stop", "-t", String(graceSeconds), container]);
+            if (r.code !== 0 && !gone(r.stderr)) throw new Error(`docker stop ${container} failed: ${r.stderr.trim()}`);
+        },
+        async remove(container) {
+            const r = await docker(["rm", "-f", container]);
+            if (r.code !== 0 && !gone(r.stderr)) throw new Error(`docker rm ${container} failed: ${r.stderr.trim()}`);
+        },
+        async containersOf(labels: ReleaseSpec["labels"], role: Role) {
+            const filters = [`${LABELS.project}=${labels.project}`, `${LABELS.stack}=${labels.stack}`, `${LABELS.component}=${role}`].flatMap((f) => ["--filter", `label=${f}`]);
+            const out = await dockerOk(["ps", "-a", ...filters, "--format", "{{.Names}}"]);
+            return out.split("\n").map((s) => s.trim()).filter(Boolean).sort();
+        },
+        now: () => Date.now(),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        log,
+    };
+}

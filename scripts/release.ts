@@ -1,0 +1,27 @@
+/**
+ * Run by the Release command resource after the new api and web containers exist: gate, smoke
+ * check through the proxy, switch, drain and retire (lib/release/release.ts). `--retire-all` is
+ * its delete command: on `pulumi destroy` every app container of the stack goes, gracefully.
+ * Prints the summary as JSON on the last line; fails with the reason and nothing switched.
+ */
+import { ReleaseError, retireAll, runRelease } from "../lib/release/release";
+import { dockerReleaseHost } from "../lib/release/dockerHost";
+import { parseReleaseSpec } from "../lib/release/spec";
+
+async function main(): Promise<void> {
+    const spec = parseReleaseSpec(process.env.CARTIE_RELEASE_SPEC);
+    const host = dockerReleaseHost((line) => process.stderr.write(`release: ${line}\n`));
+    if (process.argv.includes("--retire-all")) {
+        const retired = await retireAll(host, spec);
+        console.log(JSON.stringify({ retired }));
+        return;
+    }
+    const caddyfile = process.env.CARTIE_CADDYFILE;
+    if (!caddyfile) throw new Error("CARTIE_CADDYFILE is empty (it is set by the cartie:platform:Release resource)");
+    console.log(JSON.stringify(await runRelease(host, spec, caddyfile)));
+}
+
+main().catch((err: Error) => {
+    process.stderr.write(`${err instanceof ReleaseError ? err.message : `release failed: ${err.message}`}\n`);
+    process.exit(1);
+});

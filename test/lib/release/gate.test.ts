@@ -1,0 +1,46 @@
+import { strict as assert } from "node:assert";
+import { ContainerState, readGate } from "../../../lib/release/gate";
+import { inFlightFrom, statusFromWget } from "../../../lib/release/dockerHost";
+import { parseLiveRoutes, parseReleaseSpec } from "../../../lib/release/spec";
+
+const base: ContainerState = { name: "c", running: true, restarting: false, exitCode: 0, restartCount: 0, health: "starting", probes: [] };
+
+describe("readGate: Docker's own verdict decides, a crash fails at once", () => {
+    it("healthy passes; starting waits until the timeout, then fails saying so", () => {
+        assert.equal(readGate({ ...base, health: "healthy" }, 0, 1000).kind, "healthy");
+        assert.deepEqual(readGate(base, 500, 1000), { kind: "waiting", why: "health: starting" });
+        assert.deepEqual(readGate(base, 1000, 1000), { kind: "failed", why: "did not become healthy within 1 s (health: starting)" });
+    });
+
+    it("a restart, a restarting or exited container, an unhealthy one, one without a healthcheck, a vanished one: failed, each with its reason", () => {
+        assert.match((readGate({ ...base, restartCount: 1, exitCode: 1 }, 0, 1000) as { why: string }).why, /crashed: exited with code 1 and was restarted 1 time/);
+        assert.match((readGate({ ...base, running: false, restarting: true, exitCode: 137 }, 0, 1000) as { why: string }).why, /exited with code 137/);
+        assert.match((readGate({ ...base, running: false, exitCode: 0 }, 0, 1000) as { why: string }).why, /exited \(code 0\) instead of serving/);
+        assert.match((readGate({ ...base, health: "unhealthy" }, 0, 1000) as { why: string }).why, /unhealthy/);
+        assert.match((readGate({ ...base, health: undefined }, 0, 1000) as { why: string }).why, /no healthcheck/);
+        assert.match((readGate(undefined, 0, 1000) as { why: string }).why, /is gone/);
+    });
+});
+
+describe("what the release reads from the proxy and its environment", () => {
+    it("the final status of wget -S (GNU and busybox forms), and none when nothing answered", () => {
+        assert.equal(statusFromWget("  HTTP/1.1 301 Moved\n  Location: /x\n  HTTP/1.1 200 OK\n"), 200);
+        assert.equal(statusFromWget("Connecting to 127.0.0.1:8081\n  HTTP/1.1 500 Internal Server Error\nwget: server returned error: HTTP/1.1 500 Internal Server Error\n"), 500);
+        assert.equal(statusFromWget("wget: can't connect to remote host (127.0.0.1): Connection refused"), undefined);
+    });
+
+    it("in-flight requests per upstream from Caddy's /reverse_proxy/upstreams; an upstream no config uses has none", () => {
+        const json = JSON.stringify([{ address: "a:3000", num_requests: 2, fails: 0 }, { address: "b:8080", num_requests: 0, fails: 0 }]);
+        assert.equal(inFlightFrom(json, "a:3000"), 2);
+        assert.equal(inFlightFrom(json, "gone:3000"), 0);
+    });
+
+    it("a spec that is missing or malformed is a clear error; a live-routes file that is not ours reads as no routes", () => {
+        assert.throws(() => parseReleaseSpec(undefined), /CARTIE_RELEASE_SPEC is empty/);
+        assert.throws(() => parseReleaseSpec("{"), /not JSON/);
+        assert.throws(() => parseReleaseSpec(JSON.stringify({ proxyContainer: "p", desired: { api: "a:1" } })), /no desired\.web/);
+        assert.deepEqual(parseLiveRoutes('{"api":"a:1","web":"w:2"}\n'), { api: "a:1", web: "w:2" });
+        assert.equal(parseLiveRoutes("garbage"), undefined);
+        assert.equal(parseLiveRoutes(undefined), undefined);
+    });
+});
