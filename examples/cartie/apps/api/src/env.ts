@@ -15,7 +15,14 @@ export interface Config {
   seedSuperadminPassword: string;
   port: number;
   migrationsDir: string;
+  /** Which build this is (the platform sets the image's content tag), so a client can tell old from new during a deploy. */
+  release: string;
+  /** Hard limit on draining after SIGTERM; must stay below the container's stop grace period (30 s), or Docker kills mid-drain. */
+  shutdownTimeoutMs: number;
 }
+
+export const DEFAULT_RELEASE = "dev";
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 
 export function missingEnv(env: NodeJS.ProcessEnv): RequiredEnvName[] {
   return REQUIRED_ENV.filter((name) => (env[name] ?? "").trim() === "");
@@ -35,5 +42,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaultMigrationsDir: string)
     seedSuperadminPassword: env.SEED_SUPERADMIN_PASSWORD as string,
     port,
     migrationsDir: env.MIGRATIONS_DIR || defaultMigrationsDir,
+    release: (env.CARTIE_RELEASE ?? "").trim() || DEFAULT_RELEASE,
+    shutdownTimeoutMs: positiveInt(env.SHUTDOWN_TIMEOUT_MS) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+// A malformed value falls back to the default rather than failing the start: a typo here must not
+// take the api down, and the default already fits the grace period.
+function positiveInt(value: string | undefined): number | undefined {
+  const n = Number((value ?? "").trim());
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }

@@ -1,6 +1,8 @@
+import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { loadConfig, missingEnv, missingEnvMessage } from "./env";
+import { manageLifecycle } from "./lifecycle";
 
 const missing = missingEnv(process.env);
 if (missing.length > 0) {
@@ -19,6 +21,9 @@ const config = loadConfig(process.env, path.resolve(__dirname, "..", "prisma", "
 const pool = createPool(config.databaseUrl);
 const prisma = createPrisma(config.databaseUrl);
 let seeded: "pending" | "created" | "exists" = "pending";
+const version = (JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+/** Larger echo bodies are refused: the route exists for load tests, not uploads. */
+const MAX_ECHO_BYTES = 1024 * 1024;
 
 function log(message: string): void {
   process.stdout.write(`${new Date().toISOString()} cartie-api: ${message}\n`);
@@ -30,8 +35,45 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Counts the body's bytes without keeping them; "too large" as soon as it passes `limit`. */
+function countBody(req: http.IncomingMessage, limit: number): Promise<number | "too large"> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve("too large");
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    let ended = false;
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > limit && !ended) {
+        ended = true;
+        resolve("too large");
+      }
+    });
+    req.on("end", () => {
+      ended = true;
+      resolve(bytes);
+    });
+    req.on("error", reject);
+    req.on("close", () => {
+      if (!ended) reject(new Error("client went away before the end of the body"));
+    });
+  });
+}
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
+  if (req.method === "GET" && url.pathname === "/api/version") {
+    return send(res, 200, { release: config.release, version });
+  }
+  if (req.method === "POST" && url.pathname === "/api/echo") {
+    const bytes = await countBody(req, MAX_ECHO_BYTES);
+    if (bytes === "too large") {
+      // The rest of the body is never read, so this connection cannot carry another request.
+      res.setHeader("connection", "close");
+      return send(res, 413, { status: "error", reason: `body larger than ${MAX_ECHO_BYTES} bytes` });
+    }
+    return send(res, 200, { bytes, release: config.release });
+  }
   if (req.method === "GET" && url.pathname === "/api/health") {
     const health = await checkHealth(pool, config.migrationsDir);
     const body = { ...health, superadmin: seeded };
@@ -48,6 +90,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
 }
 
 const server = http.createServer((req, res) => {
+  res.setHeader("x-cartie-release", config.release);
   handle(req, res).catch((e: unknown) => {
     log(`request failed: ${(e as Error).message}`);
     if (!res.headersSent) send(res, 500, { status: "error", reason: "internal error" });
@@ -69,16 +112,22 @@ async function seedWithRetry(): Promise<void> {
   }
 }
 
-function shutdown(signal: string): void {
-  log(`${signal} received, shutting down`);
-  server.close();
-  Promise.allSettled([prisma.$disconnect(), pool.end()]).finally(() => process.exit(0));
-  setTimeout(() => process.exit(0), 5_000).unref();
-}
-process.on("SIGTERM", () => shutdown("SIGTERM"));
-process.on("SIGINT", () => shutdown("SIGINT"));
+// Longer than the proxy's upstream idle keep-alive (30 s): the proxy, not the api, ends an idle
+// connection, so the proxy never reuses one the api has just closed.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
+const lifecycle = manageLifecycle(server, {
+  timeoutMs: config.shutdownTimeoutMs,
+  log,
+  closeResources: async () => {
+    await Promise.allSettled([prisma.$disconnect(), pool.end()]);
+  },
+});
+process.on("SIGTERM", () => lifecycle.shutdown("SIGTERM"));
+process.on("SIGINT", () => lifecycle.shutdown("SIGINT"));
 
 server.listen(config.port, () => {
-  log(`listening on :${config.port} (database ${describeDb(config.databaseUrl)})`);
+  log(`listening on :${config.port} (database ${describeDb(config.databaseUrl)}); release ${config.release}, version ${version}`);
   void seedWithRetry();
 });

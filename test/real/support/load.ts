@@ -1,0 +1,256 @@
+/**
+ * A bounded load loop for the deploy tests: a few concurrent clients, each on its own keep-alive
+ * connection (one `http.Agent` per client, one socket each, so a client's requests share a
+ * connection the way a browser's do), cycling through the requests a user makes, recording every
+ * answer and the release (`x-cartie-release`) that gave it. It stops by itself at its time or
+ * request limit, so a test that fails before `stop()` never leaves it running.
+ */
+import * as http from "node:http";
+
+export interface LoadOptions {
+    /** `http://127.0.0.1:<port>`; every request goes there and nowhere else. */
+    baseUrl: string;
+    clients?: number /* default 6 */;
+    /** Hard stop, even if stop() is never called. */
+    maxDurationMs?: number /* default 120000 */;
+    /** Hard stop over all clients. */
+    maxRequests?: number /* default 200000 */;
+    /** Between requests, per client. */
+    pauseMs?: number /* default 5 */;
+    /** Per request (a slow request gets its trickle time on top). */
+    requestTimeoutMs?: number /* default 10000 */;
+}
+
+export interface LoadSample {
+    /** 0-based client index; -1 for a `slowRequest`. */
+    client: number;
+    /** Per client, from 0 (per slow request for client -1). */
+    seq: number;
+    method: "GET" | "POST";
+    path: string;
+    /** Epoch ms, comparable with Docker's event and log times. */
+    startedAt: number;
+    endedAt: number;
+    /** Absent when no answer came (connection error, reset, timeout). */
+    status?: number;
+    error?: string;
+    /** The answer's `x-cartie-release` header. */
+    release?: string;
+}
+
+export interface LoadReport {
+    /** Every request, the slow ones included. */
+    requests: number;
+    /** Requests without an answer: network errors and timeouts. */
+    failures: number;
+    /** Answers outside 2xx. */
+    non2xx: number;
+    /** Every request in start order per client, then the slow ones. */
+    samples: LoadSample[];
+    /** The samples of `slowRequest` calls. */
+    slow: LoadSample[];
+    durationMs: number;
+    /** Per client, the sequence of distinct x-cartie-release values seen on /api answers, in order (v1, v2, v1 is a flip-flop). */
+    releasesByClient: string[][];
+    /** One line: requests, failures, non-2xx, per-release counts, duration. */
+    summary(): string;
+}
+
+interface Step {
+    method: "GET" | "POST";
+    path: string;
+    body?: string;
+}
+
+/** What a user's browser does against the platform: the SPA, the api's health and version, a write. */
+const CYCLE: readonly Step[] = [
+    { method: "GET", path: "/" },
+    { method: "GET", path: "/api/health" },
+    { method: "GET", path: "/api/version" },
+    { method: "POST", path: "/api/echo", body: JSON.stringify({ note: "load", items: [1, 2, 3] }) },
+];
+
+const RELEASE_HEADER = "x-cartie-release";
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+    return Array.isArray(v) ? v[0] : v;
+}
+
+export class LoadLoop {
+    private readonly base: URL;
+    private readonly clients: number;
+    private readonly maxDurationMs: number;
+    private readonly maxRequests: number;
+    private readonly pauseMs: number;
+    private readonly timeoutMs: number;
+    private readonly perClient: LoadSample[][] = [];
+    private readonly slowSamples: LoadSample[] = [];
+    private readonly agents: http.Agent[] = [];
+    private readonly pending = new Set<Promise<unknown>>();
+    private started = 0;
+    private stoppedAt = 0;
+    private stopping = false;
+    private issued = 0;
+    private limitTimer: NodeJS.Timeout | undefined;
+    private loops: Array<Promise<void>> = [];
+
+    constructor(opts: LoadOptions) {
+        this.base = new URL(opts.baseUrl);
+        if (this.base.protocol !== "http:") throw new Error(`LoadLoop speaks plain http only, got ${opts.baseUrl}`);
+        this.clients = opts.clients ?? 6;
+        this.maxDurationMs = opts.maxDurationMs ?? 120_000;
+        this.maxRequests = opts.maxRequests ?? 200_000;
+        this.pauseMs = opts.pauseMs ?? 5;
+        this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+    }
+
+    start(): void {
+        if (this.started) throw new Error("LoadLoop already started");
+        this.started = Date.now();
+        // unref'd: the limit must not keep a finished test process alive.
+        this.limitTimer = setTimeout(() => this.halt(), this.maxDurationMs);
+        this.limitTimer.unref();
+        for (let c = 0; c < this.clients; c++) {
+            // One socket per client: its requests reuse one connection, like a browser tab's.
+            const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+            this.agents.push(agent);
+            this.perClient.push([]);
+            this.loops.push(this.client(c, agent));
+        }
+    }
+
+    /** A POST /api/echo whose body is trickled for durationMs (spans a switch); resolves with its sample. */
+    slowRequest(durationMs: number): Promise<LoadSample> {
+        const seq = this.slowSamples.length;
+        const chunks = 10;
+        const chunk = Buffer.alloc(1024, "s");
+        const sample: LoadSample = { client: -1, seq, method: "POST", path: "/api/echo", startedAt: Date.now(), endedAt: 0 };
+        this.slowSamples.push(sample);
+        // Its own connection: a proxy or api must keep this one open while it drains the others.
+        const agent = new http.Agent({ keepAlive: false });
+        const done = this.send(sample, agent, durationMs + this.timeoutMs, (req) => {
+            req.setHeader("content-type", "application/octet-stream");
+            req.setHeader("content-length", String(chunk.length * chunks));
+            let sent = 0;
+            const tick = (): void => {
+                if (req.destroyed) return;
+                req.write(chunk);
+                if (++sent === chunks) req.end();
+                else setTimeout(tick, durationMs / (chunks - 1));
+            };
+            tick();
+        }).finally(() => agent.destroy());
+        this.track(done);
+        return done.then(() => sample);
+    }
+
+    /** Stops issuing requests, waits for those in flight, and reports. */
+    async stop(): Promise<LoadReport> {
+        this.halt();
+        await Promise.all(this.loops);
+        await Promise.allSettled([...this.pending]);
+        for (const a of this.agents) a.destroy();
+        return this.report();
+    }
+
+    private halt(): void {
+        if (this.stopping) return;
+        this.stopping = true;
+        this.stoppedAt = Date.now();
+        if (this.limitTimer) clearTimeout(this.limitTimer);
+    }
+
+    private track(p: Promise<unknown>): void {
+        this.pending.add(p);
+        void p.finally(() => this.pending.delete(p));
+    }
+
+    private async client(index: number, agent: http.Agent): Promise<void> {
+        for (let seq = 0; !this.stopping; seq++) {
+            if (this.issued >= this.maxRequests) {
+                this.halt();
+                break;
+            }
+            this.issued++;
+            const step = CYCLE[seq % CYCLE.length];
+            const sample: LoadSample = { client: index, seq, method: step.method, path: step.path, startedAt: Date.now(), endedAt: 0 };
+            this.perClient[index].push(sample);
+            await this.send(sample, agent, this.timeoutMs, (req) => {
+                if (step.body === undefined) {
+                    req.end();
+                    return;
+                }
+                req.setHeader("content-type", "application/json");
+                req.setHeader("content-length", String(Buffer.byteLength(step.body)));
+                req.end(step.body);
+            });
+            if (this.pauseMs > 0 && !this.stopping) await new Promise((r) => setTimeout(r, this.pauseMs));
+        }
+    }
+
+    /** Sends one request, fills in the sample; never rejects. */
+    private send(sample: LoadSample, agent: http.Agent, timeoutMs: number, writeBody: (req: http.ClientRequest) => void): Promise<void> {
+        return new Promise((resolve) => {
+            let settled = false;
+            const settle = (fields: Partial<LoadSample>): void => {
+                if (settled) return;
+                settled = true;
+                clearTimeout(timer);
+                Object.assign(sample, fields, { endedAt: Date.now() });
+                resolve();
+            };
+            const req = http.request({ host: this.base.hostname, port: this.base.port || 80, method: sample.method, path: sample.path, agent });
+            const timer = setTimeout(() => {
+                settle({ error: `timeout after ${timeoutMs} ms` });
+                req.destroy();
+            }, timeoutMs);
+            req.on("error", (err: NodeJS.ErrnoException) => settle({ error: err.code ? `${err.code}: ${err.message}` : err.message }));
+            req.on("response", (res) => {
+                const status = res.statusCode ?? 0;
+                const release = headerValue(res.headers[RELEASE_HEADER]);
+                // Read to the end: an unread body keeps the connection from being reused.
+                res.resume();
+                res.on("end", () => settle({ status, release }));
+                res.on("error", (err: Error) => settle({ error: `answer ${status} cut off: ${err.message}` }));
+                res.on("close", () => {
+                    if (!res.complete) settle({ error: `answer ${status} cut off` });
+                });
+            });
+            writeBody(req);
+        });
+    }
+
+    private report(): LoadReport {
+        const loopSamples = this.perClient.flat();
+        const samples = [...loopSamples, ...this.slowSamples];
+        const releasesByClient = this.perClient.map((list) => {
+            const seen: string[] = [];
+            for (const s of list) {
+                if (!s.path.startsWith("/api") || s.release === undefined) continue;
+                if (seen[seen.length - 1] !== s.release) seen.push(s.release);
+            }
+            return seen;
+        });
+        const lastEnd = Math.max(this.stoppedAt, ...samples.map((s) => s.endedAt));
+        const durationMs = this.started ? lastEnd - this.started : 0;
+        const failures = samples.filter((s) => s.status === undefined).length;
+        const non2xx = samples.filter((s) => s.status !== undefined && (s.status < 200 || s.status > 299)).length;
+        const perRelease = new Map<string, number>();
+        for (const s of samples) {
+            if (s.status === undefined) continue;
+            const key = s.release ?? "(none)";
+            perRelease.set(key, (perRelease.get(key) ?? 0) + 1);
+        }
+        return {
+            requests: samples.length,
+            failures,
+            non2xx,
+            samples,
+            slow: [...this.slowSamples],
+            durationMs,
+            releasesByClient,
+            summary: () =>
+                `${samples.length} requests, ${failures} failed, ${non2xx} non-2xx, releases ${[...perRelease].map(([r, n]) => `${r}:${n}`).join(" ") || "none"}, ${(durationMs / 1000).toFixed(1)} s`,
+        };
+    }
+}
