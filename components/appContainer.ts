@@ -40,7 +40,7 @@ export function declareAppContainer(args: AppContainerArgs, opts: { parent: pulu
             image: args.imageName,
             envs: args.envs ? pulumi.secret(args.envs) : undefined,
             networksAdvanced: [{ name: args.network }],
-            healthcheck: { tests: args.healthcheck, interval: "10s", timeout: "5s", retries: 3, startPeriod: "60s", startInterval: "1s" },
+            healthcheck: { tests: args.healthcheck, interval: "10s", timeout: "10s", retries: 3, startPeriod: "60s", startInterval: "2s" },
             restart: "unless-stopped",
             wait: false,
             stopSignal: "SIGTERM",

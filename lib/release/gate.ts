@@ -22,7 +22,10 @@ export type GateVerdict = { kind: "healthy" } | { kind: "waiting"; why: string }
 export function readGate(state: ContainerState | undefined, elapsedMs: number, timeoutMs: number): GateVerdict {
     if (!state) return { kind: "failed", why: "is gone (removed while the release waited for it)" };
     if (state.restartCount > 0 || state.restarting || (!state.running && state.exitCode !== 0)) {
-        return { kind: "failed", why: `crashed: exited with code ${state.exitCode}${state.restartCount > 0 ? ` and was restarted ${state.restartCount} time(s)` : ""}` };
+        // Once Docker restarted it, the exit code of the crash is gone: say only what is known.
+        const exit = state.running ? "" : ` (exit code ${state.exitCode})`;
+        const restarts = state.restartCount > 0 ? `, restarted ${state.restartCount} time(s) by its restart policy` : "";
+        return { kind: "failed", why: `crashed${exit}${restarts}` };
     }
     if (!state.running) return { kind: "failed", why: "exited (code 0) instead of serving" };
     if (state.health === undefined) return { kind: "failed", why: "has no healthcheck, so nothing can tell that it serves" };

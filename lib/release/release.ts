@@ -162,7 +162,12 @@ export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddy
         if (smokeFailure) {
             // Put the candidate listener back on the live release before saying anything else.
             await host.loadConfig(proxy, render(live, live), live);
-            return refuse(`smoke check through the proxy failed for ${fresh.join(", ")}: ${smokeFailure}`);
+            const details: string[] = [];
+            for (const role of switching) {
+                const c = containerOf(spec.desired[role]);
+                details.push(await describeFailure(host, c, role, "is healthy in its container but failed the smoke check through the proxy", await host.inspect(c)));
+            }
+            return refuse(`smoke check through the proxy failed for ${fresh.join(", ")}: ${smokeFailure}\n${details.join("\n")}`);
         }
         host.log(`smoke: ${spec.smokePaths.join(", ")} answer 200 through the proxy`);
 

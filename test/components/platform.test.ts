@@ -107,7 +107,7 @@ describe("the platform under the mock runtime", () => {
             assert.equal(c.inputs.stopTimeout, 30, `${role}: grace period`);
             assert.equal(c.inputs.destroyGraceSeconds, 30);
             const hc = c.inputs.healthcheck as { startInterval?: string; startPeriod?: string };
-            assert.equal(hc.startInterval, "1s", `${role}: the gate should see healthy within a second of it`);
+            assert.equal(hc.startInterval, "2s", `${role}: the gate should see healthy within two seconds of it, not a whole interval later`);
         }
     });
 

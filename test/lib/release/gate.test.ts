@@ -13,8 +13,8 @@ describe("readGate: Docker's own verdict decides, a crash fails at once", () => 
     });
 
     it("a restart, a restarting or exited container, an unhealthy one, one without a healthcheck, a vanished one: failed, each with its reason", () => {
-        assert.match((readGate({ ...base, restartCount: 1, exitCode: 1 }, 0, 1000) as { why: string }).why, /crashed: exited with code 1 and was restarted 1 time/);
-        assert.match((readGate({ ...base, running: false, restarting: true, exitCode: 137 }, 0, 1000) as { why: string }).why, /exited with code 137/);
+        assert.match((readGate({ ...base, restartCount: 1, exitCode: 1 }, 0, 1000) as { why: string }).why, /^crashed, restarted 1 time\(s\) by its restart policy$/);
+        assert.match((readGate({ ...base, running: false, restarting: true, exitCode: 137 }, 0, 1000) as { why: string }).why, /crashed \(exit code 137\)/);
         assert.match((readGate({ ...base, running: false, exitCode: 0 }, 0, 1000) as { why: string }).why, /exited \(code 0\) instead of serving/);
         assert.match((readGate({ ...base, health: "unhealthy" }, 0, 1000) as { why: string }).why, /unhealthy/);
         assert.match((readGate({ ...base, health: undefined }, 0, 1000) as { why: string }).why, /no healthcheck/);

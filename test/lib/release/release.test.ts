@@ -150,7 +150,7 @@ describe("runRelease: the switchover, in order", () => {
     });
 
     const cases: Array<[string, ContainerState[], RegExp]> = [
-        ["crashes at boot", [{ ...healthy("p-api-ccccccc"), running: false, restarting: true, exitCode: 1, restartCount: 2, health: "starting" as const, probes: [] }], /crashed: exited with code 1 and was restarted 2 time/],
+        ["crashes at boot", [{ ...healthy("p-api-ccccccc"), running: false, restarting: true, exitCode: 1, restartCount: 2, health: "starting" as const, probes: [] }], /crashed \(exit code 1\), restarted 2 time\(s\)/],
         ["never passes its healthcheck", [{ ...healthy("p-api-ccccccc"), health: "starting" as const, probes: ["connect ECONNREFUSED 127.0.0.1:3000"] }], /did not become healthy within 30 s \(health: starting\)/],
         ["turns unhealthy", [{ ...healthy("p-api-ccccccc"), health: "unhealthy" as const, probes: ["status 503"] }], /is unhealthy: its healthcheck failed/],
     ];
