@@ -16,7 +16,7 @@ export interface LoadOptions {
     /** Hard stop over all clients. */
     maxRequests?: number /* default 200000 */;
     /** Between requests, per client. */
-    pauseMs?: number /* default 5 */;
+    pauseMs?: number /* default 20: enough load to see a gap, not so much that 2 cores starve the healthchecks */;
     /** Per request (a slow request gets its trickle time on top). */
     requestTimeoutMs?: number /* default 10000 */;
 }
@@ -36,6 +36,13 @@ export interface LoadSample {
     error?: string;
     /** The answer's `x-cartie-release` header. */
     release?: string;
+    /**
+     * Sent again on a fresh connection once, because the reused keep-alive connection it went out
+     * on was closed before any byte of an answer (what a proxy's config reload does to idle
+     * connections). Browsers, curl and Go's client do the same (RFC 9112 §9.3.1); the request
+     * never reached the proxy's handler, so nothing ran twice.
+     */
+    retried?: boolean;
 }
 
 export interface LoadReport {
@@ -45,6 +52,8 @@ export interface LoadReport {
     failures: number;
     /** Answers outside 2xx. */
     non2xx: number;
+    /** Requests sent again after their reused connection closed before any answer (see LoadSample.retried). */
+    retried: number;
     /** Every request in start order per client, then the slow ones. */
     samples: LoadSample[];
     /** The samples of `slowRequest` calls. */
@@ -100,7 +109,7 @@ export class LoadLoop {
         this.clients = opts.clients ?? 6;
         this.maxDurationMs = opts.maxDurationMs ?? 120_000;
         this.maxRequests = opts.maxRequests ?? 200_000;
-        this.pauseMs = opts.pauseMs ?? 5;
+        this.pauseMs = opts.pauseMs ?? 20;
         this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
     }
 
@@ -189,9 +198,10 @@ export class LoadLoop {
     }
 
     /** Sends one request, fills in the sample; never rejects. */
-    private send(sample: LoadSample, agent: http.Agent, timeoutMs: number, writeBody: (req: http.ClientRequest) => void): Promise<void> {
+    private send(sample: LoadSample, agent: http.Agent, timeoutMs: number, writeBody: (req: http.ClientRequest) => void, retry = true): Promise<void> {
         return new Promise((resolve) => {
             let settled = false;
+            let answered = false;
             const settle = (fields: Partial<LoadSample>): void => {
                 if (settled) return;
                 settled = true;
@@ -204,8 +214,21 @@ export class LoadLoop {
                 settle({ error: `timeout after ${timeoutMs} ms` });
                 req.destroy();
             }, timeoutMs);
-            req.on("error", (err: NodeJS.ErrnoException) => settle({ error: err.code ? `${err.code}: ${err.message}` : err.message }));
+            req.on("error", (err: NodeJS.ErrnoException) => {
+                // Node's own documented pattern (http `request.reusedSocket`): a reused keep-alive
+                // socket the server closed just as the request went out fails with ECONNRESET
+                // before any answer; send it again, once, on a new connection.
+                if (retry && req.reusedSocket && !answered && (err.code === "ECONNRESET" || err.code === "EPIPE") && !settled) {
+                    settled = true;
+                    clearTimeout(timer);
+                    sample.retried = true;
+                    void this.send(sample, agent, timeoutMs, writeBody, false).then(resolve);
+                    return;
+                }
+                settle({ error: err.code ? `${err.code}: ${err.message}` : err.message });
+            });
             req.on("response", (res) => {
+                answered = true;
                 const status = res.statusCode ?? 0;
                 const release = headerValue(res.headers[RELEASE_HEADER]);
                 // Read to the end: an unread body keeps the connection from being reused.
@@ -235,6 +258,7 @@ export class LoadLoop {
         const durationMs = this.started ? lastEnd - this.started : 0;
         const failures = samples.filter((s) => s.status === undefined).length;
         const non2xx = samples.filter((s) => s.status !== undefined && (s.status < 200 || s.status > 299)).length;
+        const retried = samples.filter((s) => s.retried).length;
         const perRelease = new Map<string, number>();
         for (const s of samples) {
             if (s.status === undefined) continue;
@@ -245,12 +269,13 @@ export class LoadLoop {
             requests: samples.length,
             failures,
             non2xx,
+            retried,
             samples,
             slow: [...this.slowSamples],
             durationMs,
             releasesByClient,
             summary: () =>
-                `${samples.length} requests, ${failures} failed, ${non2xx} non-2xx, releases ${[...perRelease].map(([r, n]) => `${r}:${n}`).join(" ") || "none"}, ${(durationMs / 1000).toFixed(1)} s`,
+                `${samples.length} requests, ${failures} failed, ${non2xx} non-2xx, ${retried} resent after a reused connection closed, releases ${[...perRelease].map(([r, n]) => `${r}:${n}`).join(" ") || "none"}, ${(durationMs / 1000).toFixed(1)} s`,
         };
     }
 }

@@ -81,9 +81,13 @@ export function awkwardPassword(): string {
  * public port. `publicUrl` stays fixed so the web image's build arg (VITE_API_BASE_URL) and its
  * content tag are the same every run and the image is cached.
  */
-export async function evaluateRealStack(id: string, publicPort: number): Promise<RealStack> {
+export async function evaluateRealStack(
+    id: string,
+    publicPort: number,
+    opts: { projectDir?: string; config?: Record<string, string>; postgresPassword?: string } = {},
+): Promise<RealStack> {
     const stack = `real-${id}`;
-    const postgresPassword = awkwardPassword();
+    const postgresPassword = opts.postgresPassword ?? awkwardPassword();
     const config = validStackConfig({
         "cartie:postgresPassword": postgresPassword,
         "cartie:postgresImage": BASE.postgres,
@@ -93,8 +97,9 @@ export async function evaluateRealStack(id: string, publicPort: number): Promise
         "cartie:publicPort": String(publicPort),
         "cartie:publicBind": "127.0.0.1",
         "cartie:publicUrl": "http://localhost:8082",
+        ...opts.config,
     });
-    const projectDir = makeProjectDir();
+    const projectDir = opts.projectDir ?? makeProjectDir();
     const run = await runProgram(() => ({ ...platformProgram(projectDir) }), { config, stack });
     const inputs = <X>(type: string, name: string): X => run.one(type, name).inputs as X;
     return {
