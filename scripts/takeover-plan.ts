@@ -23,17 +23,11 @@ const pulumi: PulumiRunner = (args, stdin, stack) =>
         child.stdin.end(stdin);
     });
 
-takeoverPlanMain(process.argv.slice(2), {
+void takeoverPlanMain(process.argv.slice(2), {
     host: dockerHost(),
     pulumi,
     out: (line) => console.log(line),
     err: (line) => console.error(line),
-}).then(
-    (code) => {
-        process.exitCode = code;
-    },
-    (e: Error) => {
-        console.error(`takeover:plan: ${e.message.split("\n")[0]}`);
-        process.exitCode = 2;
-    },
-);
+}).then((code) => {
+    process.exitCode = code;
+});

@@ -56,6 +56,16 @@ export async function takeoverPlanMain(argv: string[], deps: PlanCliDeps): Promi
         return 2;
     }
 
+    try {
+        return await plan(project, store, stack, deps);
+    } catch (e) {
+        // No daemon, no such image, …: one line, like the doctor's; the password is never in a Docker error, and lines are masked anyway.
+        deps.err(`takeover:plan: ${(e as Error).message.split("\n")[0]}`);
+        return 2;
+    }
+}
+
+async function plan(project: string, store: boolean, stack: string | undefined, deps: PlanCliDeps): Promise<number> {
     const { host } = deps;
     const legacy = await host.projectContainers(project);
     if (legacy.length === 0) {

@@ -126,6 +126,11 @@ describe("takeover:plan", () => {
         const r = await plan(none, ["infra3"]);
         assert.equal(r.code, 2);
         assert.match(r.err.join("\n"), /no container is labelled com\.docker\.compose\.project=infra3/);
+        const down = new FakeHost();
+        down.projectContainers = () => Promise.reject(new Error("Cannot connect to the Docker daemon at unix:///var/run/docker.sock\nmore"));
+        const d = await plan(down, ["infra2"]);
+        assert.equal(d.code, 2);
+        assert.deepEqual(d.err, ["takeover:plan: Cannot connect to the Docker daemon at unix:///var/run/docker.sock"]);
     });
 
     it("chooses the legacy image when pinned and of the data's major, else the default or its repository at that major", () => {

@@ -58,7 +58,7 @@ export interface RealStack {
     postgresPassword: string;
     container(name: string): ContainerInputs;
     image(name: "api-image" | "web-image"): ImageInputs;
-    command(name: "migration" | "verification"): CommandInputs;
+    command(name: "migration" | "verification" | "legacy-preflight" | "legacy-backup" | "legacy-takeover"): CommandInputs;
     /** The RemoteImage a container of the program pulls (its `image` input is the mocked id). */
     remoteImageName(container: "db" | "proxy"): string;
     caddyfile(): string;
@@ -71,12 +71,12 @@ export function awkwardPassword(): string {
 
 /**
  * Evaluates the program for a unique stack `real-<id>` with local base images and the given
- * public port. `publicUrl` stays fixed so the web image's build arg (VITE_API_BASE_URL) and its
+ * public port (and `extraConfig`, e.g. a takeover's settings). `publicUrl` stays fixed so the web image's build arg (VITE_API_BASE_URL) and its
  * content tag are the same every run and the image is cached.
  */
-export async function evaluateRealStack(id: string, publicPort: number): Promise<RealStack> {
+export async function evaluateRealStack(id: string, publicPort: number, extraConfig: Record<string, string> = {}): Promise<RealStack> {
     const stack = `real-${id}`;
-    const postgresPassword = awkwardPassword();
+    const postgresPassword = extraConfig["cartie:postgresPassword"] ?? awkwardPassword();
     const config = validStackConfig({
         "cartie:postgresPassword": postgresPassword,
         "cartie:postgresImage": BASE.postgres,
@@ -86,6 +86,7 @@ export async function evaluateRealStack(id: string, publicPort: number): Promise
         "cartie:publicPort": String(publicPort),
         "cartie:publicBind": "127.0.0.1",
         "cartie:publicUrl": "http://localhost:8082",
+        ...extraConfig,
     });
     const projectDir = makeProjectDir();
     const run = await runProgram(() => ({ ...platformProgram(projectDir) }), { config, stack });
