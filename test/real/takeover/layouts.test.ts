@@ -303,7 +303,8 @@ describe("takeover of the compose layouts people run (real Docker, Postgres 15, 
             env: { POSTGRES_PASSWORD: l.password },
         });
         await dockerOk(["run", "-d", "--name", l.api, "--network", l.network, ...composeLabels(project, "api"), BASE.busybox, "sleep", "3600"]);
-        await dockerOk(["run", "-d", "--name", l.web, "--network", l.network, ...composeLabels(project, "web"), "-p", `127.0.0.1:${l.port}:8080`, BASE.busybox, "sleep", "3600"]);
+        // Published on every interface, as compose's `ports: ["8082:8080"]` does: Docker reports it per address family.
+        await dockerOk(["run", "-d", "--name", l.web, "--network", l.network, ...composeLabels(project, "web"), "-p", `${l.port}:8080`, BASE.busybox, "sleep", "3600"]);
         await dockerOk(["wait", l.db]);
         const listing = async (): Promise<string> => dockerOk(["run", "--rm", "-v", `${l.volume}:/d:ro`, BASE.busybox, "sh", "-c", "cd /d && find . | sort && find . -type f -exec md5sum {} + | sort"]);
         const contentBefore = await listing();
@@ -319,6 +320,11 @@ describe("takeover of the compose layouts people run (real Docker, Postgres 15, 
             const r = await runStep(stack, step, l.backupDir);
             assert.equal(r.code, 1, `${step} did not refuse:\n${r.stdout}`);
             assert.match(`${r.stdout}${r.stderr}`, /root is neither a Postgres data directory nor the parent .*nothing was changed/s);
+            if (step === "legacy-preflight") {
+                // Each published port once, not once per address family and once from the container's config.
+                assert.match(r.stdout, new RegExp(`${l.web} \\(running; holds public port 0\\.0\\.0\\.0:${l.port}->8080/tcp; compose project`));
+                assert.equal(r.stdout.split(`:${l.port}->`).length - 1, 1, r.stdout);
+            }
         }
         assert.deepEqual(await containerStates(project), states, "a refused step changed a legacy container");
         assert.equal(await listing(), contentBefore, "the volume's content changed");
