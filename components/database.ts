@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ALIASES, DB_NAME, DB_USER, POSTGRES_DATA_DIR, toEnvList } from "../lib/env";
-import { platformLabels } from "../lib/labels";
+import { ALIASES, DEFAULT_DB_IDENTITY, DbDataLayout, DbIdentity, POSTGRES_DATA_DIR, toEnvList } from "../lib/env";
+import { LABELS, platformLabels } from "../lib/labels";
 
 export interface DatabaseArgs {
     namePrefix: string;
@@ -10,8 +10,12 @@ export interface DatabaseArgs {
     /** Name of the data volume (the program's own, or an adopted legacy one). */
     volumeName: string;
     network: pulumi.Input<string>;
-    /** POSTGRES_* variables; the password makes the whole list a secret. */
+    /** POSTGRES_* variables (and PGDATA when `layout` sets one); the password makes the whole list a secret. */
     environment: Record<string, string>;
+    /** The role and database the healthcheck asks for; `cartie`/`cartie` unless configured. */
+    identity?: DbIdentity;
+    /** Where the volume is mounted and where the data directory is below it (`dbDataLayout`). */
+    layout?: DbDataLayout;
 }
 
 /**
@@ -44,16 +48,20 @@ export class Database extends pulumi.ComponentResource {
         );
         const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, dependsOn: opts?.dependsOn });
 
+        const identity = args.identity ?? DEFAULT_DB_IDENTITY;
+        const layout = args.layout ?? { mountTarget: POSTGRES_DATA_DIR };
+        // The environment is one secret, so preview would hide PGDATA: a label shows it (only when set, so existing stacks see no change).
+        const extraLabels: Record<string, string> = layout.pgdata ? { [LABELS.pgdata]: layout.pgdata } : {};
         this.container = new docker.Container(
             name,
             {
                 name: `${args.namePrefix}-db`,
                 image: image.imageId,
                 envs: pulumi.secret(toEnvList(args.environment)),
-                mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
+                mounts: [{ type: "volume", source: this.volume.name, target: layout.mountTarget }],
                 networksAdvanced: [{ name: args.network, aliases: [ALIASES.db] }],
                 healthcheck: {
-                    tests: ["CMD", "pg_isready", "-U", DB_USER, "-d", DB_NAME],
+                    tests: ["CMD", "pg_isready", "-U", identity.user, "-d", identity.name],
                     interval: "5s",
                     timeout: "5s",
                     retries: 10,
@@ -65,7 +73,7 @@ export class Database extends pulumi.ComponentResource {
                 // Postgres needs time to checkpoint; a hard kill risks a crash recovery on next start.
                 stopTimeout: 60,
                 destroyGraceSeconds: 60,
-                labels: platformLabels(project, stack, "db"),
+                labels: platformLabels(project, stack, "db", extraLabels),
             },
             {
                 parent: this,

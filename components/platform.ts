@@ -4,7 +4,7 @@ import { PlatformConfig } from "../lib/config";
 import { renderCaddyfile } from "../lib/proxy/caddyfile";
 import { CANDIDATE_PORT } from "../lib/release/spec";
 import { guardBuildContext, migrationsHash } from "../lib/context";
-import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbEnvironment } from "../lib/env";
+import { ALIASES, API_PORT, DB_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbDataLayout, dbEnvironment, dbIdentity } from "../lib/env";
 import { imageBuildArgs } from "../lib/buildArgs";
 import { localProxyUrl, verificationUrls } from "../lib/verify";
 import { Api } from "./api";
@@ -67,6 +67,8 @@ export class CartiePlatform extends pulumi.ComponentResource {
                     dataVolume: cfg.dataVolume,
                     postgresImage: cfg.postgresImage,
                     publicPort: cfg.publicPort,
+                    pgdataSubdir: cfg.pgdataSubdir,
+                    identity: dbIdentity(cfg),
                     postgresPassword: pulumi.secret(cfg.secrets.postgresPassword),
                 },
                 { parent: this },
@@ -76,7 +78,15 @@ export class CartiePlatform extends pulumi.ComponentResource {
         const takeoverDone: pulumi.Resource[] = this.takeover ? [this.takeover.done] : [];
         this.database = new Database(
             "db",
-            { namePrefix: p, image: cfg.postgresImage, volumeName: cfg.dataVolume, network: this.network.name, environment: dbEnvironment(cfg) },
+            {
+                namePrefix: p,
+                image: cfg.postgresImage,
+                volumeName: cfg.dataVolume,
+                network: this.network.name,
+                environment: dbEnvironment(cfg),
+                identity: dbIdentity(cfg),
+                layout: dbDataLayout(cfg.pgdataSubdir),
+            },
             { parent: this, dependsOn: takeoverDone },
         );
         this.apiImage = new AppImage(
@@ -101,7 +111,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 network: this.network.name,
                 dbContainerName: this.database.containerName,
                 dbContainerId: this.database.container.id,
-                databaseUrl: pulumi.secret(databaseUrl(cfg.secrets.postgresPassword)),
+                databaseUrl: pulumi.secret(databaseUrl(cfg.secrets.postgresPassword, ALIASES.db, DB_PORT, dbIdentity(cfg))),
             },
             { parent: this, dependsOn: [this.database] },
         );

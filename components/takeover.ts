@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { TAKEOVER_STEPS, TakeoverStep, takeoverCommand } from "../lib/takeover/types";
+import { DEFAULT_DB_IDENTITY, DbIdentity } from "../lib/env";
+import { TAKEOVER_STEPS, TakeoverInputs, TakeoverStep, takeoverCommand } from "../lib/takeover/types";
 
 export interface TakeoverArgs {
     /** Compose project of the legacy host (`cartie:legacyComposeProject`), e.g. `infra2`. */
@@ -10,6 +11,10 @@ export interface TakeoverArgs {
     /** The configured Postgres image: the throwaway containers run it, and the data must match its major version. */
     postgresImage: string;
     publicPort: number;
+    /** `cartie:pgdataSubdir`: the data directory's folder in the volume ("" for its root). */
+    pgdataSubdir?: string;
+    /** `cartie:dbUser` / `cartie:dbName`. */
+    identity?: DbIdentity;
     /** `cartie:postgresPassword`; kept a secret. */
     postgresPassword: pulumi.Input<string>;
     /** Backups folder, relative to the project directory the command runs in. */
@@ -27,6 +32,19 @@ export function takeoverEnvironment(args: Omit<TakeoverArgs, "postgresPassword">
         CARTIE_PUBLIC_PORT: String(args.publicPort),
         CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DIR,
         CARTIE_POSTGRES_PASSWORD: args.postgresPassword,
+        // Only when not the defaults: the commands of a stack that sets none of them stay exactly as they were.
+        ...(args.pgdataSubdir ? { CARTIE_PGDATA_SUBDIR: args.pgdataSubdir } : {}),
+        ...(args.identity && args.identity.user !== DEFAULT_DB_IDENTITY.user ? { CARTIE_DB_USER: args.identity.user } : {}),
+        ...(args.identity && args.identity.name !== DEFAULT_DB_IDENTITY.name ? { CARTIE_DB_NAME: args.identity.name } : {}),
+    };
+}
+
+/** The inverse of `takeoverEnvironment` for the data folder and identity, with the same defaults. */
+export function takeoverIdentityFromEnv(env: Record<string, string | undefined>): Pick<TakeoverInputs, "pgdataSubdir" | "dbUser" | "dbName"> {
+    return {
+        pgdataSubdir: env.CARTIE_PGDATA_SUBDIR?.trim() ?? "",
+        dbUser: env.CARTIE_DB_USER?.trim() || DEFAULT_DB_IDENTITY.user,
+        dbName: env.CARTIE_DB_NAME?.trim() || DEFAULT_DB_IDENTITY.name,
     };
 }
 

@@ -35,6 +35,14 @@ export interface PlatformConfig {
     legacyComposeProject?: string;
     /** Name of the Docker volume holding Postgres's data. */
     dataVolume: string;
+    /**
+     * Folder of the data volume holding the data directory ("" for the volume's root): an adopted
+     * volume keeps the layout its legacy db used (`PGDATA=/var/lib/postgresql/data/pgdata` → `pgdata`).
+     */
+    pgdataSubdir: string;
+    /** The role and database the platform connects as; an adopted database keeps its own. */
+    dbUser: string;
+    dbName: string;
     /** Prefix of every Docker object name (`cartie-dev`), so two stacks on one host never collide. */
     namePrefix: string;
     /** How long a release's new container may take to become healthy before the release is refused. */
@@ -86,6 +94,9 @@ export const FIELDS = {
     dataVolume: { example: "infra2_db-data" },
     releaseHealthTimeout: { example: "120" },
     accessLog: { example: "true" },
+    pgdataSubdir: { example: "pgdata" },
+    dbUser: { example: "cartie" },
+    dbName: { example: "cartie" },
     seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
     postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
     jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
@@ -109,6 +120,8 @@ export const DEFAULTS = {
     migrationBaseline: "v41_baseline",
     releaseHealthTimeout: 120,
     accessLog: false,
+    dbUser: "cartie",
+    dbName: "cartie",
 } as const;
 
 /** Minimum lengths: long enough that a guessable value is refused, short enough for generated ones. */
@@ -185,6 +198,11 @@ export function imageRefProblem(ref: string): string | undefined {
     if (tag === "latest") return `"${ref}" uses the moving tag "latest"; pin a version`;
     return undefined;
 }
+
+/** A relative folder: segments start with a letter, digit or _, so no `.`, `..` or leading `/`. */
+const SUBDIR = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+/** Names that need no quoting in a URL, a shell word or SQL's `-U`/`-d`. */
+const PG_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
 
 const ipv4 = z.ipv4();
 const ipv6 = z.ipv6();
@@ -311,6 +329,17 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         if (accessLogRaw === "true" || accessLogRaw === "false") accessLog = accessLogRaw === "true";
         else add("accessLog", `"${str("accessLog")}" is not true or false`);
     }
+    const pgdataSubdir = (str("pgdataSubdir") ?? "").trim().replace(/\/+$/, "");
+    if (pgdataSubdir !== "" && !SUBDIR.test(pgdataSubdir)) {
+        add("pgdataSubdir", `"${pgdataSubdir}" is not a folder inside the volume (a relative path like pgdata, without .. or a leading /)`);
+    }
+    const identity = (key: "dbUser" | "dbName"): string => {
+        const value = str(key)?.trim() || DEFAULTS[key];
+        if (!PG_IDENTIFIER.test(value)) add(key, `"${value}" is not a Postgres role or database name this platform can use (letters, digits, _ and -, at most 63, not starting with a digit or -)`);
+        return value;
+    };
+    const dbUser = identity("dbUser");
+    const dbName = identity("dbName");
 
     if (problems.length > 0) throw new ConfigError(problems);
 
@@ -329,6 +358,9 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         seedSuperadminEmail: (str("seedSuperadminEmail") ?? "").trim(),
         legacyComposeProject,
         dataVolume,
+        pgdataSubdir,
+        dbUser,
+        dbName,
         namePrefix,
         releaseHealthTimeout,
         accessLog,

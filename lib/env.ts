@@ -11,19 +11,54 @@ export const PROXY_PORT = 80;
 export const HEALTH_PATH = "/api/health";
 export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
 
+/** The role and database the platform connects as (`cartie:dbUser`, `cartie:dbName`). */
+export interface DbIdentity {
+    user: string;
+    name: string;
+}
+
+export const DEFAULT_DB_IDENTITY: DbIdentity = { user: DB_USER, name: DB_NAME };
+
+export function dbIdentity(cfg: Pick<PlatformConfig, "dbUser" | "dbName">): DbIdentity {
+    return { user: cfg.dbUser, name: cfg.dbName };
+}
+
 /** Postgres connection URL with the password percent-encoded, so any character is safe in it. */
-export function databaseUrl(password: string, host: string = ALIASES.db, port: number = DB_PORT): string {
-    return `postgresql://${DB_USER}:${encodeURIComponent(password)}@${host}:${port}/${DB_NAME}?schema=public`;
+export function databaseUrl(password: string, host: string = ALIASES.db, port: number = DB_PORT, who: DbIdentity = DEFAULT_DB_IDENTITY): string {
+    return `postgresql://${who.user}:${encodeURIComponent(password)}@${host}:${port}/${who.name}?schema=public`;
+}
+
+/**
+ * Where the db container keeps its data: the volume is always mounted at the image's data
+ * directory, and PGDATA points below it when the adopted volume holds the data directory in a
+ * folder (`pgdata`), as its legacy db had it. With the data at the volume's root PGDATA is left
+ * to the image, so existing stacks see no change.
+ */
+export interface DbDataLayout {
+    mountTarget: string;
+    /** Set only when the data directory is below the mount point. */
+    pgdata?: string;
+}
+
+export function dbDataLayout(pgdataSubdir: string): DbDataLayout {
+    const sub = pgdataSubdir.replace(/^\/+|\/+$/g, "");
+    return sub === "" ? { mountTarget: POSTGRES_DATA_DIR } : { mountTarget: POSTGRES_DATA_DIR, pgdata: `${POSTGRES_DATA_DIR}/${sub}` };
 }
 
 export function dbEnvironment(cfg: PlatformConfig): Record<string, string> {
-    return { POSTGRES_USER: DB_USER, POSTGRES_DB: DB_NAME, POSTGRES_PASSWORD: cfg.secrets.postgresPassword };
+    const layout = dbDataLayout(cfg.pgdataSubdir);
+    return {
+        POSTGRES_USER: cfg.dbUser,
+        POSTGRES_DB: cfg.dbName,
+        POSTGRES_PASSWORD: cfg.secrets.postgresPassword,
+        ...(layout.pgdata ? { PGDATA: layout.pgdata } : {}),
+    };
 }
 
 /** Everything the api needs to start; the api refuses to start without the first four. */
 export function apiEnvironment(cfg: PlatformConfig): Record<string, string> {
     return {
-        DATABASE_URL: databaseUrl(cfg.secrets.postgresPassword),
+        DATABASE_URL: databaseUrl(cfg.secrets.postgresPassword, ALIASES.db, DB_PORT, dbIdentity(cfg)),
         JWT_SECRET: cfg.secrets.jwtSecret,
         SEED_SUPERADMIN_PASSWORD: cfg.secrets.seedSuperadminPassword,
         SEED_SUPERADMIN_EMAIL: cfg.seedSuperadminEmail,

@@ -5,6 +5,8 @@ export const LABELS = {
     stack: `${LABEL_PREFIX}.stack`,
     component: `${LABEL_PREFIX}.component`,
     contentTag: `${LABEL_PREFIX}.content-tag`,
+    /** The db's data directory when it is below the volume's mount point (PGDATA). */
+    pgdata: `${LABEL_PREFIX}.pgdata`,
 } as const;
 
 export type Component = "network" | "db" | "db-data" | "api" | "web" | "proxy";

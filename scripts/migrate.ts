@@ -19,12 +19,16 @@ async function main(): Promise<void> {
         .readdirSync(migrationsDir, { withFileTypes: true })
         .filter((d) => d.isDirectory() && fs.existsSync(path.join(migrationsDir, d.name, "migration.sql")))
         .map((d) => d.name);
-    const password = decodeURIComponent(new URL(databaseUrl).password);
+    const url = new URL(databaseUrl);
+    const password = decodeURIComponent(url.password);
     const target = dockerMigrationTarget({
         dbContainer: need("CARTIE_DB_CONTAINER"),
         network: need("CARTIE_NETWORK"),
         image: need("CARTIE_MIGRATOR_IMAGE"),
         databaseUrl,
+        // psql in the db container reads as the role and database the api uses (an adopted database keeps its own).
+        dbUser: decodeURIComponent(url.username),
+        dbName: decodeURIComponent(url.pathname.replace(/^\//, "")),
     });
     try {
         const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl]);

@@ -8,6 +8,7 @@ import { maskSecrets } from "../lib/env";
 import { dockerHost } from "../lib/takeover/host";
 import { TakeoverRefused } from "../lib/takeover/plan";
 import { StepContext, backup, preflight, takeover } from "../lib/takeover/steps";
+import { takeoverIdentityFromEnv } from "../components/takeover";
 import { TAKEOVER_STEPS, TakeoverStep } from "../lib/takeover/types";
 import { requireEnv } from "./env";
 
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
             dataVolume: need("CARTIE_DATA_VOLUME"),
             postgresImage: need("CARTIE_POSTGRES_IMAGE"),
             publicPort: port,
+            // Set by the component only when not the defaults, so existing stacks' commands are unchanged.
+            ...takeoverIdentityFromEnv(process.env),
         },
         password,
         backupDir: path.resolve(process.env.CARTIE_BACKUP_DIR || "backups"),

@@ -6,8 +6,8 @@ import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { docker } from "../docker";
-import { toContainerFacts } from "./inspect";
-import { COMPOSE_PROJECT_LABEL, ContainerFacts, TAKEOVER_LABEL } from "./types";
+import { VOLUME_PROBE_SCRIPT, parseVolumeProbe, toContainerFacts } from "./inspect";
+import { COMPOSE_PROJECT_LABEL, ContainerFacts, TAKEOVER_LABEL, VolumeProbe } from "./types";
 
 export interface DbAddress {
     network: string;
@@ -21,8 +21,11 @@ export interface TakeoverHost {
     projectContainers(project: string): Promise<ContainerFacts[]>;
     volumeContainers(volume: string): Promise<ContainerFacts[]>;
     volumeExists(volume: string): Promise<boolean>;
-    /** `PG_VERSION` of the volume, read by a throwaway container of `image`; undefined when there is none. */
-    readPgVersion(image: string, volume: string): Promise<string | undefined>;
+    /**
+     * A read-only look into the volume by a throwaway container of `image`: the names at its root,
+     * and `PG_VERSION` of its root, of each folder at its root and of each of `subdirs`.
+     */
+    probeVolume(image: string, volume: string, subdirs: string[]): Promise<VolumeProbe>;
     /** `postgres --version` of the image. */
     serverVersion(image: string): Promise<string>;
     /** Whether the server accepts the password over TCP. */
@@ -85,12 +88,18 @@ export function dockerHost(): TakeoverHost {
             if (noSuch(r.stderr) || /no such volume/i.test(r.stderr)) return false;
             throw new Error(`docker volume inspect ${volume} failed: ${r.stderr.trim()}`);
         },
-        async readPgVersion(image, volume) {
-            // Read-only, at a path of its own: the image's entrypoint never runs, nothing is written.
-            const r = await docker([...throwaway("probe", image, ["--network", "none", "--entrypoint", "cat", "-v", `${volume}:${PROBE_DIR}:ro`]), `${PROBE_DIR}/PG_VERSION`]);
-            if (r.code === 0) return r.stdout.trim();
-            if (/No such file or directory/.test(r.stderr) && !/docker:|Error response/.test(r.stderr)) return undefined;
-            throw new Error(`reading PG_VERSION of volume ${volume} with ${image} failed: ${r.stderr.trim()}`);
+        async probeVolume(image, volume, subdirs) {
+            // Read-only, at a path of its own: the image's entrypoint never runs, nothing is written. Folders are arguments, never script text.
+            const r = await docker([
+                ...throwaway("probe", image, ["--network", "none", "--entrypoint", "sh", "-v", `${volume}:${PROBE_DIR}:ro`]),
+                "-c",
+                VOLUME_PROBE_SCRIPT,
+                "probe",
+                PROBE_DIR,
+                ...subdirs.filter((d) => d !== ""),
+            ]);
+            if (r.code !== 0) throw new Error(`looking into volume ${volume} with ${image} failed (exit ${r.code}): ${r.stderr.trim()}`);
+            return parseVolumeProbe(r.stdout);
         },
         async serverVersion(image) {
             const r = await docker([...throwaway("version", image, ["--network", "none", "--entrypoint", "postgres"]), "--version"]);

@@ -1,5 +1,5 @@
 /** Pure mapping of `docker inspect` JSON to the facts the plan reads. */
-import { COMPOSE_SERVICE_LABEL, ContainerFacts } from "./types";
+import { COMPOSE_SERVICE_LABEL, ContainerFacts, VolumeProbe } from "./types";
 
 interface InspectJson {
     Id?: string;
@@ -23,6 +23,8 @@ export function envMap(list: string[] | null | undefined): Record<string, string
     return out;
 }
 
+const WILDCARD_IPS = new Set(["", "0.0.0.0", "::"]);
+
 export function toContainerFacts(raw: unknown): ContainerFacts {
     const j = raw as InspectJson;
     const ports: ContainerFacts["ports"] = [];
@@ -32,7 +34,8 @@ export function toContainerFacts(raw: unknown): ContainerFacts {
         for (const [containerPort, bindings] of Object.entries(source ?? {})) {
             for (const b of bindings ?? []) {
                 const hostPort = Number(b.HostPort ?? "0") || 0;
-                const hostIp = b.HostIp ?? "";
+                // Docker lists a port bound on every interface once per address family (and "" in the config): one binding.
+                const hostIp = WILDCARD_IPS.has(b.HostIp ?? "") ? "0.0.0.0" : (b.HostIp ?? "");
                 const key = `${hostIp}|${hostPort}|${containerPort}`;
                 if (seen.has(key) || (hostPort === 0 && source === j.NetworkSettings?.Ports)) continue;
                 seen.add(key);
@@ -60,4 +63,29 @@ export function reachableAddress(c: ContainerFacts, project: string): { network:
     const withIp = c.networks.filter((n) => n.ip !== "");
     const pick = withIp.find((n) => n.name === `${project}_default`) ?? withIp.find((n) => n.name !== "host" && n.name !== "none");
     return pick ? { network: pick.name, host: pick.ip } : undefined;
+}
+
+/**
+ * Run by `sh -c` in a throwaway container with the volume at `$1` and the folders to look at as
+ * further arguments: one `entry <name>` line per name at the root, one `pgversion <folder>\t<content>`
+ * per folder holding a PG_VERSION file (the root, every folder at the root, each argument).
+ */
+export const VOLUME_PROBE_SCRIPT = [
+    'cd "$1" || exit 3',
+    "shift",
+    'for e in .* *; do case "$e" in .|..) continue ;; esac; if [ -e "$e" ] || [ -L "$e" ]; then printf "entry %s\\n" "$e"; fi; done',
+    'for d in "" "$@" */; do d=${d%/}; f=${d:+$d/}PG_VERSION; if [ -f "$f" ]; then printf "pgversion %s\\t%s\\n" "$d" "$(head -c 64 "$f" | tr -d "\\n\\t")"; fi; done',
+].join("\n");
+
+export function parseVolumeProbe(stdout: string): VolumeProbe {
+    const entries: string[] = [];
+    const pgVersions: Record<string, string> = {};
+    for (const line of stdout.split("\n")) {
+        if (line.startsWith("entry ")) entries.push(line.slice("entry ".length));
+        else if (line.startsWith("pgversion ")) {
+            const [dir, version] = line.slice("pgversion ".length).split("\t");
+            pgVersions[dir] = (version ?? "").trim();
+        }
+    }
+    return { entries: [...new Set(entries)].sort(), pgVersions };
 }

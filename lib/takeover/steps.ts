@@ -11,7 +11,7 @@ import * as readline from "node:readline";
 import { BackupManifest, DumpRowCounter, backupBaseName, decideBackup, decideTakeover, humanBytes, latestCompleteBackup, renderRowCounts } from "./backup";
 import { DbAddress, TakeoverHost } from "./host";
 import { reachableAddress } from "./inspect";
-import { TakeoverPlan, TakeoverRefused, parseServerMajor, planTakeover, renderPlan } from "./plan";
+import { TakeoverPlan, TakeoverRefused, dataLocation, mountsVolume, parseServerMajor, planTakeover, renderPlan } from "./plan";
 import { HostFacts, TakeoverInputs } from "./types";
 
 export interface StepContext {
@@ -37,12 +37,14 @@ export async function gatherFacts(ctx: StepContext, opts: { checkPassword?: bool
     ]);
     const imageMajor = parseServerMajor(versionOut);
     if (imageMajor === undefined) throw new TakeoverRefused(`cartie:postgresImage ${inputs.postgresImage} is not a Postgres image: \`postgres --version\` said "${versionOut}"`);
-    const pgVersion = exists ? await host.readPgVersion(inputs.postgresImage, inputs.dataVolume) : undefined;
+    // Where the data directory may be: the configured folder and wherever a legacy db on the volume keeps it.
+    const subdirs = [inputs.pgdataSubdir, ...legacy.filter((c) => mountsVolume(c, inputs.dataVolume)).flatMap((c) => dataLocation(c)?.subdir ?? [])];
+    const probe = exists ? await host.probeVolume(inputs.postgresImage, inputs.dataVolume, [...new Set(subdirs)]) : { entries: [], pgVersions: {} };
     const legacyIds = new Set(legacy.map((c) => c.id));
     const facts: HostFacts = {
         inputs,
         imageMajor,
-        volume: { exists, pgVersion },
+        volume: { exists, ...probe },
         legacy,
         others: onVolume.filter((c) => !legacyIds.has(c.id)),
     };

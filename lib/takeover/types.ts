@@ -46,17 +46,26 @@ export interface TakeoverInputs {
     publicPort: number;
     /** The configured Postgres image (`cartie:postgresImage`). */
     postgresImage: string;
+    /** `cartie:pgdataSubdir`: the data directory's folder in the volume ("" for its root). */
+    pgdataSubdir: string;
+    /** `cartie:dbUser` / `cartie:dbName`: what the platform will connect as. */
+    dbUser: string;
+    dbName: string;
+}
+
+/** What a read-only look into the data volume found. */
+export interface VolumeProbe {
+    /** Names at the volume's root. */
+    entries: string[];
+    /** Folder of the volume ("" for its root) → its `PG_VERSION` (trimmed), for every folder that has one among those looked at. */
+    pgVersions: Record<string, string>;
 }
 
 export interface HostFacts {
     inputs: TakeoverInputs;
     /** Major version of the configured image's `postgres --version`, e.g. `15` (or `9.6`). */
     imageMajor: string;
-    volume: {
-        exists: boolean;
-        /** Content of `PG_VERSION` in the volume (trimmed), when the volume holds a data directory. */
-        pgVersion?: string;
-    };
+    volume: { exists: boolean } & VolumeProbe;
     /** Every container labelled with the legacy compose project, running or not. */
     legacy: ContainerFacts[];
     /** Containers outside the legacy project that mount the data volume. */

@@ -2,6 +2,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { platformProgram } from "../../components/program";
+import { takeoverIdentityFromEnv } from "../../components/takeover";
+import { LABELS } from "../../lib/labels";
 import { ProgramRun, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig } from "../support/mockRuntime";
 
 const COMMAND = "command:local:Command";
@@ -88,6 +90,48 @@ describe("the takeover under the mock runtime", () => {
                 const plain = JSON.stringify(r.wire, (_k, v: unknown) => (isWireSecret(v) ? "<secret>" : v));
                 assert.ok(!plain.includes(TEST_SECRETS.postgresPassword), `${r.name} carries the password in plaintext`);
             }
+        });
+    });
+
+    describe("an adopted volume with its data in a folder and a user and database of its own", () => {
+        const ADOPTED = { ...LEGACY, "cartie:pgdataSubdir": "pgdata", "cartie:dbUser": "app", "cartie:dbName": "cartie_prod" };
+        let run: ProgramRun;
+        before(async () => {
+            run = await evaluate(makeProjectDir(), validStackConfig(ADOPTED));
+        });
+
+        it("the db container: PGDATA in the folder, the volume at the image's data directory, the folder shown in a label, healthcheck as that user", () => {
+            const db = run.one(CONTAINER, "db").inputs as { envs: string[]; mounts: unknown; labels: { label: string; value: string }[]; healthcheck: { tests: string[] } };
+            assert.ok(db.envs.includes("PGDATA=/var/lib/postgresql/data/pgdata"));
+            assert.ok(db.envs.includes("POSTGRES_USER=app") && db.envs.includes("POSTGRES_DB=cartie_prod"));
+            assert.deepEqual(db.mounts, [{ source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
+            assert.deepEqual(db.labels.find((l) => l.label === LABELS.pgdata)?.value, "/var/lib/postgresql/data/pgdata");
+            assert.deepEqual(db.healthcheck.tests, ["CMD", "pg_isready", "-U", "app", "-d", "cartie_prod"]);
+        });
+
+        it("the api and the migration connect as that user to that database", () => {
+            const api = run.one(CONTAINER, "cartie-dev-api").inputs as { envs: string[] };
+            const apiUrl = new URL((api.envs.find((e) => e.startsWith("DATABASE_URL=")) ?? "").slice("DATABASE_URL=".length));
+            const migration = run.one(COMMAND, "migration").inputs as { environment: Record<string, string> };
+            const migrationUrl = new URL(migration.environment.DATABASE_URL);
+            for (const u of [apiUrl, migrationUrl]) assert.deepEqual([u.username, u.pathname], ["app", "/cartie_prod"]);
+        });
+
+        it("the takeover steps are told the folder and the identity", () => {
+            const env = run.one(COMMAND, "legacy-preflight").inputs.environment as Record<string, string>;
+            assert.deepEqual([env.CARTIE_PGDATA_SUBDIR, env.CARTIE_DB_USER, env.CARTIE_DB_NAME], ["pgdata", "app", "cartie_prod"]);
+            assert.deepEqual(takeoverIdentityFromEnv(env), { pgdataSubdir: "pgdata", dbUser: "app", dbName: "cartie_prod" });
+            assert.deepEqual(takeoverIdentityFromEnv({}), { pgdataSubdir: "", dbUser: "cartie", dbName: "cartie" });
+        });
+
+        it("a stack that sets none of them registers exactly what it did before: no PGDATA, no label, cartie/cartie", async () => {
+            const plain = await evaluate(makeProjectDir(), validStackConfig(LEGACY));
+            const db = plain.one(CONTAINER, "db").inputs as { envs: string[]; labels: { label: string }[]; healthcheck: { tests: string[] } };
+            assert.ok(!db.envs.some((e) => e.startsWith("PGDATA=")));
+            assert.ok(!db.labels.some((l) => l.label === LABELS.pgdata));
+            assert.deepEqual(db.healthcheck.tests, ["CMD", "pg_isready", "-U", "cartie", "-d", "cartie"]);
+            const env = plain.one(COMMAND, "legacy-preflight").inputs.environment as Record<string, string>;
+            assert.ok(!("CARTIE_PGDATA_SUBDIR" in env) && !("CARTIE_DB_USER" in env) && !("CARTIE_DB_NAME" in env));
         });
     });
 

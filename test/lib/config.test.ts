@@ -45,6 +45,19 @@ describe("config contract", () => {
         assert.equal(imageRefProblem(cfg.caddyImage), undefined);
     });
 
+    it("the data folder, db user and db name: unset keeps the platform's cartie/cartie at the volume's root; a bad value is refused with its key", () => {
+        const cfg = validateConfig(stack(valid), opts);
+        assert.deepEqual([cfg.pgdataSubdir, cfg.dbUser, cfg.dbName], ["", "cartie", "cartie"]);
+        const adopted = validateConfig(stack({ ...valid, pgdataSubdir: "pgdata/", dbUser: "app", dbName: "cartie_prod" }), opts);
+        assert.deepEqual([adopted.pgdataSubdir, adopted.dbUser, adopted.dbName], ["pgdata", "app", "cartie_prod"]);
+        assert.equal(validateConfig(stack({ ...valid, pgdataSubdir: "pg/15/main" }), opts).pgdataSubdir, "pg/15/main");
+        for (const bad of ["/var/lib/postgresql/data/pgdata", "../other", "pg/../x", "."]) {
+            assert.match(problemsOf(stack({ ...valid, pgdataSubdir: bad })).message, /cartie:pgdataSubdir: .* is not a folder inside the volume/, bad);
+        }
+        const err = problemsOf(stack({ ...valid, dbUser: "app'; DROP", dbName: "9lives" }));
+        assert.deepEqual(err.problems.map((p) => p.key), ["dbUser", "dbName"]);
+    });
+
     it("derives publicUrl and apiBaseUrl from the port, and lets each be set", () => {
         assert.equal(validateConfig(stack({ ...valid, publicPort: "9090" }), opts).apiBaseUrl, "http://localhost:9090/api");
         const cfg = validateConfig(stack({ ...valid, publicUrl: "https://cartie.example.org/" }), opts);

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { MASK, apiEnvironment, databaseUrl, looksSecretName, maskSecrets, toEnvList } from "../../lib/env";
+import { MASK, apiEnvironment, databaseUrl, dbDataLayout, dbEnvironment, looksSecretName, maskSecrets, toEnvList } from "../../lib/env";
 import { validateConfig } from "../../lib/config";
 import { TEST_SECRETS, makeProjectDir } from "../support/mockRuntime";
 
@@ -22,6 +22,27 @@ describe("environment assembly", () => {
         assert.equal(env.JWT_SECRET, TEST_SECRETS.jwtSecret);
         assert.equal(new URL(env.DATABASE_URL).hostname, "db");
         assert.deepEqual(toEnvList({ B: "2", A: "1" }), ["A=1", "B=2"]);
+    });
+
+    it("uses the configured db user and name in DATABASE_URL and the db's environment; the defaults give what they always gave", () => {
+        const base = Object.fromEntries(
+            Object.entries({ seedSuperadminEmail: "admin@cartie.test", ...TEST_SECRETS }).map(([k, v]) => [k, { value: v, source: "stack" as const, encrypted: true }]),
+        );
+        const opts = { projectDir: makeProjectDir(), stack: "dev", project: "cartie-platform" };
+        const plain = validateConfig(base, opts);
+        assert.equal(apiEnvironment(plain).DATABASE_URL, databaseUrl(TEST_SECRETS.postgresPassword));
+        assert.deepEqual(Object.keys(dbEnvironment(plain)).sort(), ["POSTGRES_DB", "POSTGRES_PASSWORD", "POSTGRES_USER"], "no PGDATA for a volume used at its root");
+        const own = validateConfig({ ...base, dbUser: { value: "app", source: "stack" }, dbName: { value: "cartie_prod", source: "stack" }, pgdataSubdir: { value: "pgdata", source: "stack" } }, opts);
+        const url = new URL(apiEnvironment(own).DATABASE_URL);
+        assert.deepEqual([url.username, url.pathname, url.hostname], ["app", "/cartie_prod", "db"]);
+        assert.equal(decodeURIComponent(url.password), TEST_SECRETS.postgresPassword);
+        assert.deepEqual(dbEnvironment(own), { POSTGRES_USER: "app", POSTGRES_DB: "cartie_prod", POSTGRES_PASSWORD: TEST_SECRETS.postgresPassword, PGDATA: "/var/lib/postgresql/data/pgdata" });
+    });
+
+    it("mounts the volume at the image's data directory and points PGDATA at the folder holding the data", () => {
+        assert.deepEqual(dbDataLayout(""), { mountTarget: "/var/lib/postgresql/data" });
+        assert.deepEqual(dbDataLayout("pgdata"), { mountTarget: "/var/lib/postgresql/data", pgdata: "/var/lib/postgresql/data/pgdata" });
+        assert.deepEqual(dbDataLayout("/data/"), { mountTarget: "/var/lib/postgresql/data", pgdata: "/var/lib/postgresql/data/data" });
     });
 
     it("masks known secrets, their encoded forms and URL passwords", () => {

@@ -1,4 +1,4 @@
-import { ContainerFacts, HostFacts } from "../../../lib/takeover/types";
+import { ContainerFacts, HostFacts, TakeoverInputs, VolumeProbe } from "../../../lib/takeover/types";
 
 export function container(name: string, over: Partial<ContainerFacts> = {}): ContainerFacts {
     return {
@@ -27,13 +27,34 @@ export const legacyApi = (over: Partial<ContainerFacts> = {}): ContainerFacts =>
 export const legacyWeb = (over: Partial<ContainerFacts> = {}): ContainerFacts =>
     container("infra2-web-1", { service: "web", ports: [{ hostIp: "0.0.0.0", hostPort: 8082, containerPort: "8080/tcp" }], ...over });
 
-export function facts(over: Partial<HostFacts> = {}): HostFacts {
+export const INPUTS: TakeoverInputs = {
+    project: "infra2",
+    dataVolume: "infra2_db-data",
+    publicPort: 8082,
+    postgresImage: "postgres:15.10-bookworm",
+    pgdataSubdir: "",
+    dbUser: "cartie",
+    dbName: "cartie",
+};
+
+/** A volume holding one data directory at `subdir` ("" for the root) with this PG_VERSION; no `pgVersion`: an empty volume. */
+export function dataVolume(pgVersion: string | undefined, subdir = ""): VolumeProbe {
+    if (pgVersion === undefined) return { entries: [], pgVersions: {} };
+    return { entries: subdir === "" ? ["PG_VERSION", "base", "global", "postgresql.conf"] : [subdir.split("/")[0]], pgVersions: { [subdir]: pgVersion } };
+}
+
+/** `volume` may be the shorthand `{ exists, pgVersion }`: a data directory at the volume's root (or none). */
+export type FactsOverrides = Omit<Partial<HostFacts>, "volume"> & { volume?: HostFacts["volume"] | { exists: boolean; pgVersion?: string } };
+
+export function facts(over: FactsOverrides = {}): HostFacts {
+    const { volume, ...rest } = over;
+    const v = volume ?? { exists: true, pgVersion: "15" };
     return {
-        inputs: { project: "infra2", dataVolume: "infra2_db-data", publicPort: 8082, postgresImage: "postgres:15.10-bookworm" },
+        inputs: { ...INPUTS },
         imageMajor: "15",
-        volume: { exists: true, pgVersion: "15" },
+        volume: "entries" in v ? v : { exists: v.exists, ...dataVolume(v.exists ? v.pgVersion : undefined) },
         legacy: [legacyDb(), legacyApi(), legacyWeb()],
         others: [],
-        ...over,
+        ...rest,
     };
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { legacyCredentials, matchingImage, parseDataMajor, parseServerMajor, planTakeover, renderPlan } from "../../../lib/takeover/plan";
-import { container, facts, legacyApi, legacyDb, legacyWeb } from "./fixtures";
+import { dataLocation, legacyCredentials, matchingImage, parseDataMajor, parseServerMajor, planTakeover, renderPlan } from "../../../lib/takeover/plan";
+import { container, dataVolume, facts, legacyApi, legacyDb, legacyWeb } from "./fixtures";
 
 describe("takeover plan: versions", () => {
     it("reads the server's major version from `postgres --version`", () => {
@@ -57,7 +57,7 @@ describe("takeover plan: the incident's host", () => {
     it("refuses a legacy user or database that is not the platform's, naming both", () => {
         const plan = planTakeover(facts({ legacy: [legacyDb({ env: { POSTGRES_USER: "infra", POSTGRES_PASSWORD: "x" } })] }));
         assert.equal(plan.problems.length, 1);
-        assert.match(plan.problems[0], /user "infra" and database "infra" .* platform connects as user "cartie" to database "cartie"/);
+        assert.match(plan.problems[0], /user "infra" and database "infra" .* connect as user "cartie" to database "cartie" .*`pulumi config set cartie:dbUser infra` and `pulumi config set cartie:dbName infra`/);
     });
 
     it("refuses a configured password the legacy database does not accept", () => {
@@ -74,7 +74,7 @@ describe("takeover plan: the incident's host", () => {
 
     it("refuses a bind-mounted legacy data directory", () => {
         const db = legacyDb({ mounts: [{ type: "bind", source: "/srv/pg", destination: "/var/lib/postgresql/data" }] });
-        assert.match(planTakeover(facts({ legacy: [db] })).problems.join("\n"), /bind mount \(\/srv\/pg\)/);
+        assert.match(planTakeover(facts({ legacy: [db] })).problems.join("\n"), /bind mount \(host folder \/srv\/pg at \/var\/lib\/postgresql\/data\), not a Docker volume/);
     });
 
     it("follows PGDATA below the mount point", () => {
@@ -126,6 +126,70 @@ describe("takeover plan: partial and finished takeovers", () => {
 
     it("a volume that does not exist yet, or holds no data directory, is fine", () => {
         assert.match(planTakeover(facts({ volume: { exists: false } })).notes.join("\n"), /does not exist yet/);
-        assert.match(planTakeover(facts({ volume: { exists: true } })).notes.join("\n"), /holds no PG_VERSION/);
+        assert.match(planTakeover(facts({ volume: { exists: true } })).notes.join("\n"), /is empty \(no data directory yet\): the platform's db initialises it/);
+    });
+});
+
+describe("takeover plan: where the data directory is", () => {
+    const inPgdata = legacyDb({ env: { ...legacyDb().env, PGDATA: "/var/lib/postgresql/data/pgdata" } });
+
+    it("a data directory in a folder of the volume (PGDATA below the mount) is found there and must be configured", () => {
+        const refused = planTakeover(facts({ legacy: [inPgdata, legacyWeb()], volume: { exists: true, ...dataVolume("15", "pgdata") } }));
+        assert.equal(refused.problems.length, 1, refused.problems.join("\n"));
+        assert.match(refused.problems[0], /keeps its data directory in pgdata\/ of volume infra2_db-data \(PGDATA=\/var\/lib\/postgresql\/data\/pgdata\), but cartie:pgdataSubdir is unset .*`pulumi config set cartie:pgdataSubdir pgdata`/);
+        const f = facts({ legacy: [inPgdata, legacyWeb()], volume: { exists: true, ...dataVolume("15", "pgdata") } });
+        f.inputs.pgdataSubdir = "pgdata";
+        const plan = planTakeover(f);
+        assert.deepEqual(plan.problems, []);
+        assert.match(plan.notes.join("\n"), /PostgreSQL 15 data directory in pgdata\/, matches/);
+        // The version check is not skipped there: a 14 in pgdata/ is refused.
+        f.volume = { exists: true, ...dataVolume("14", "pgdata") };
+        assert.match(planTakeover(f).problems.join("\n"), /written by PostgreSQL 14 \(its PG_VERSION in pgdata\/\)/);
+    });
+
+    it("the volume mounted above the default data directory: the data is in its data/ folder", () => {
+        const db = legacyDb({ mounts: [{ type: "volume", name: "infra2_db-data", source: "", destination: "/var/lib/postgresql" }] });
+        assert.deepEqual(dataLocation(db)?.subdir, "data");
+        const both = legacyDb({ mounts: [...db.mounts, { type: "volume", name: "anon", source: "", destination: "/var/lib/postgresql/data/" }] });
+        assert.equal(dataLocation(both)?.mount.name, "anon", "the deepest mount holds the data");
+        assert.equal(dataLocation(legacyDb())?.subdir, "");
+    });
+
+    it("refuses a volume whose root is neither a data directory nor the parent of the legacy db's, saying what it holds", () => {
+        const plan = planTakeover(facts({ volume: { exists: true, entries: ["backup.tar", "notes"], pgVersions: {} } }));
+        assert.equal(plan.problems.length, 1);
+        assert.match(plan.problems[0], /infra2_db-data's root is neither a Postgres data directory nor the parent of the one legacy db infra2-db-1 uses \(PGDATA=\/var\/lib\/postgresql\/data, the volume mounted at \/var\/lib\/postgresql\/data\): there is no PG_VERSION at its root, and it holds backup\.tar, notes/);
+        // A data directory at the root while the legacy db uses pgdata/ is not where it looks either.
+        assert.match(planTakeover(facts({ legacy: [inPgdata], volume: { exists: true, ...dataVolume("15") } })).problems.join("\n"), /no PG_VERSION at pgdata\//);
+    });
+
+    it("with the legacy db gone, cartie:pgdataSubdir says where to look, and a data directory elsewhere is named", () => {
+        const plan = planTakeover(facts({ legacy: [], volume: { exists: true, ...dataVolume("15", "pgdata") } }));
+        assert.match(plan.problems.join("\n"), /cartie:pgdataSubdir names \(the root\).*A data directory is at pgdata\/ of the volume: run `pulumi config set cartie:pgdataSubdir pgdata`/);
+        const f = facts({ legacy: [], volume: { exists: true, ...dataVolume("15", "pgdata") } });
+        f.inputs.pgdataSubdir = "pgdata";
+        assert.deepEqual(planTakeover(f).problems, []);
+    });
+
+    it("a bind-mounted data directory is refused with the steps that move it into a volume", () => {
+        const db = legacyDb({ image: "postgres:15.4", mounts: [{ type: "bind", source: "/srv/infra2/pgdata", destination: "/var/lib/postgresql/data" }] });
+        const [problem] = planTakeover(facts({ legacy: [db, legacyWeb()] })).problems;
+        assert.match(problem, /docker stop -t 60 infra2-db-1/);
+        assert.match(problem, /docker volume create infra2_db-data/);
+        assert.match(problem, /docker run --rm --network none --entrypoint cp -v \/srv\/infra2\/pgdata:\/from:ro -v infra2_db-data:\/to postgres:15\.4 -a \/from\/\. \/to\//);
+        assert.match(problem, /npm run takeover:plan -- infra2/);
+    });
+
+    it("a legacy user and database of their own are used once configured", () => {
+        const db = legacyDb({ env: { POSTGRES_USER: "cartie", POSTGRES_DB: "cartie_prod", POSTGRES_PASSWORD: "x" } });
+        const refused = planTakeover(facts({ legacy: [db] }));
+        assert.match(refused.problems.join("\n"), /Run `pulumi config set cartie:dbName cartie_prod` so the platform uses what the data holds/);
+        assert.doesNotMatch(refused.problems.join("\n"), /config set cartie:dbUser/);
+        const f = facts({ legacy: [db], passwordAccepted: false });
+        f.inputs.dbName = "cartie_prod";
+        const plan = planTakeover(f);
+        assert.equal(plan.problems.length, 1);
+        assert.match(plan.problems[0], /refuses cartie:postgresPassword for user "cartie"/);
+        assert.deepEqual(plan.credentials, { user: "cartie", db: "cartie_prod" });
     });
 });

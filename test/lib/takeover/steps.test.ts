@@ -2,71 +2,17 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DbAddress, TakeoverHost } from "../../../lib/takeover/host";
-import { envMap, reachableAddress, toContainerFacts } from "../../../lib/takeover/inspect";
-import { TakeoverRefused } from "../../../lib/takeover/plan";
+import { envMap, parseVolumeProbe, reachableAddress, toContainerFacts } from "../../../lib/takeover/inspect";
+import { TakeoverRefused, planTakeover, renderPlan } from "../../../lib/takeover/plan";
 import { StepContext, backup, preflight, readManifests, takeover } from "../../../lib/takeover/steps";
-import { ContainerFacts } from "../../../lib/takeover/types";
-import { legacyApi, legacyDb, legacyWeb } from "./fixtures";
-
-const DUMP = ["-- PostgreSQL database dump", "COPY public.users (id) FROM stdin;", "a", "b", "\\.", "", "-- PostgreSQL database dump complete", ""].join("\n");
-
-/** A host in memory: the legacy containers, what the steps called, and knobs for failures. */
-class FakeHost implements TakeoverHost {
-    calls: string[] = [];
-    containers: ContainerFacts[] = [legacyDb(), legacyApi(), legacyWeb()];
-    pgVersion = "15";
-    dumpText = DUMP;
-    /** Polls of liveOnVolume that still report the old db after its removal. */
-    lingering = 0;
-    accepts = true;
-
-    projectContainers = (): Promise<ContainerFacts[]> => Promise.resolve(this.containers.map((c) => ({ ...c })));
-    volumeContainers = (): Promise<ContainerFacts[]> => Promise.resolve(this.containers.filter((c) => c.mounts.length > 0));
-    volumeExists = (): Promise<boolean> => Promise.resolve(true);
-    readPgVersion = (): Promise<string | undefined> => Promise.resolve(this.pgVersion);
-    serverVersion = (): Promise<string> => Promise.resolve("postgres (PostgreSQL) 15.10");
-    checkPassword = (_i: string, _a: DbAddress, _p: string): Promise<boolean> => {
-        this.calls.push("checkPassword");
-        return Promise.resolve(this.accepts);
-    };
-    dump = (_i: string, at: DbAddress, _p: string, out: string): Promise<void> => {
-        this.calls.push(`dump ${at.host} ${at.user}/${at.db}`);
-        fs.writeFileSync(out, this.dumpText, { flag: "wx" });
-        return Promise.resolve();
-    };
-    exists = (name: string): Promise<boolean> => Promise.resolve(this.containers.some((c) => c.name === name));
-    liveOnVolume = (): Promise<string[]> => {
-        if (this.lingering > 0) {
-            this.lingering--;
-            return Promise.resolve(["infra2-db-1"]);
-        }
-        return Promise.resolve(this.containers.filter((c) => c.live && c.mounts.length > 0).map((c) => c.name));
-    };
-    sleep = (): Promise<void> => Promise.resolve();
-
-    stop(name: string, seconds: number, signal?: string): Promise<"stopped" | "gone"> {
-        this.calls.push(`stop ${name} ${seconds}${signal ? ` ${signal}` : ""}`);
-        const c = this.containers.find((x) => x.name === name);
-        if (!c) return Promise.resolve("gone");
-        c.live = false;
-        c.state = "exited";
-        return Promise.resolve("stopped");
-    }
-
-    remove(name: string): Promise<"removed" | "gone"> {
-        this.calls.push(`rm ${name}`);
-        const before = this.containers.length;
-        this.containers = this.containers.filter((x) => x.name !== name);
-        return Promise.resolve(before === this.containers.length ? "gone" : "removed");
-    }
-}
+import { DUMP, FakeHost } from "./fakeHost";
+import { INPUTS, facts, legacyApi, legacyDb, legacyWeb } from "./fixtures";
 
 function context(host: FakeHost): StepContext & { lines: string[] } {
     const lines: string[] = [];
     return {
         host,
-        inputs: { project: "infra2", dataVolume: "infra2_db-data", publicPort: 8082, postgresImage: "postgres:15.10-bookworm" },
+        inputs: { ...INPUTS },
         password: "pw",
         backupDir: fs.mkdtempSync(path.join(os.tmpdir(), "takeover-unit-")),
         log: (l) => lines.push(l),
@@ -93,6 +39,34 @@ describe("takeover steps on a host in memory", () => {
         await refused(preflight(ctx));
         assert.match(ctx.lines.join("\n"), /REFUSED: data volume infra2_db-data was written by PostgreSQL 14/);
         assert.ok(!host.calls.some((c) => /^(stop|rm|dump)/.test(c)), host.calls.join(", "));
+    });
+
+    it("finds the data directory where the legacy db's PGDATA puts it, and refuses until cartie:pgdataSubdir says so", async () => {
+        const host = new FakeHost();
+        host.containers = [legacyDb({ env: { ...legacyDb().env, PGDATA: "/var/lib/postgresql/data/pgdata" } }), legacyApi(), legacyWeb()];
+        host.dataSubdir = "pgdata";
+        const ctx = context(host);
+        await refused(preflight(ctx));
+        assert.deepEqual(host.probes[0], ["", "pgdata"], "the probe did not look where the legacy db keeps its data");
+        assert.match(ctx.lines.join("\n"), /REFUSED: legacy db infra2-db-1 keeps its data directory in pgdata\/ of volume infra2_db-data .* Run `pulumi config set cartie:pgdataSubdir pgdata`/);
+        for (const step of [backup, takeover]) await refused(step(ctx));
+        assert.deepEqual(host.calls.filter((c) => !c.startsWith("checkPassword")), [], "a refused step changed something");
+
+        const ok = context(host);
+        ok.inputs.pgdataSubdir = "pgdata";
+        const plan = await preflight(ok);
+        assert.deepEqual(plan.problems, []);
+        assert.match(ok.lines.join("\n"), /PostgreSQL 15 data directory in pgdata\/, matches/);
+    });
+
+    it("refuses, before anything changes, a volume whose root is not a data directory nor the parent of the legacy db's", async () => {
+        const host = new FakeHost();
+        host.probeVolume = () => Promise.resolve({ entries: ["dump.sql", "notes"], pgVersions: {} });
+        const ctx = context(host);
+        await refused(preflight(ctx));
+        assert.match(ctx.lines.join("\n"), /REFUSED: data volume infra2_db-data's root is neither a Postgres data directory nor the parent of the one legacy db infra2-db-1 uses .* it holds dump\.sql, notes/);
+        for (const step of [backup, takeover]) await refused(step(ctx));
+        assert.deepEqual(host.calls, [], "a refused step changed something");
     });
 
     it("backup writes the dump and its manifest, never overwrites, leaves no partial file", async () => {
@@ -196,10 +170,26 @@ describe("takeover: docker inspect facts", () => {
         assert.equal(c.live, true);
         assert.deepEqual(c.ports, [
             { hostIp: "127.0.0.1", hostPort: 8082, containerPort: "8080/tcp" },
-            { hostIp: "", hostPort: 0, containerPort: "9000/tcp" },
+            { hostIp: "0.0.0.0", hostPort: 0, containerPort: "9000/tcp" },
         ]);
         assert.deepEqual(c.mounts, [{ type: "volume", name: "infra2_db-data", source: "/var/lib/docker/volumes/x", destination: "/var/lib/postgresql/data" }]);
         assert.deepEqual(envMap(inspect.Config.Env), { A: "1", URL: "x=y" });
+    });
+
+    it("lists a port published on every interface once, not once per address family and once from the config", () => {
+        const all = [{ HostIp: "0.0.0.0", HostPort: "8082" }, { HostIp: "::", HostPort: "8082" }];
+        const c = toContainerFacts({ ...inspect, HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: "", HostPort: "8082" }] } }, NetworkSettings: { Ports: { "8080/tcp": all } } });
+        assert.deepEqual(c.ports, [{ hostIp: "0.0.0.0", hostPort: 8082, containerPort: "8080/tcp" }]);
+        const plan = planTakeover(facts({ legacy: [legacyDb(), legacyWeb({ ports: c.ports })] }));
+        assert.match(renderPlan(plan).join("\n"), /holds public port 0\.0\.0\.0:8082->8080\/tcp; compose/);
+        const v6 = toContainerFacts({ ...inspect, HostConfig: {}, NetworkSettings: { Ports: { "8080/tcp": [{ HostIp: "::1", HostPort: "8082" }, { HostIp: "127.0.0.1", HostPort: "8082" }] } } });
+        assert.equal(v6.ports.length, 2, "two specific addresses are two bindings");
+    });
+
+    it("reads what a look into the volume printed: root names and every PG_VERSION found", () => {
+        const probe = parseVolumeProbe("entry .hidden\nentry a b\nentry pgdata\npgversion pgdata\t15\npgversion \t14\n");
+        assert.deepEqual(probe, { entries: [".hidden", "a b", "pgdata"], pgVersions: { pgdata: "15", "": "14" } });
+        assert.deepEqual(parseVolumeProbe(""), { entries: [], pgVersions: {} });
     });
 
     it("reaches a container on its project's default network first", () => {

@@ -65,7 +65,7 @@ export interface RealStack {
     /** The live Caddyfile the Release step loads into the proxy for these containers. */
     releaseCaddyfile(): string;
     image(name: "api-image" | "web-image"): ImageInputs;
-    command(name: "migration" | "verification" | "release"): CommandInputs;
+    command(name: "migration" | "verification" | "release" | "legacy-preflight" | "legacy-backup" | "legacy-takeover"): CommandInputs;
     /** The RemoteImage a container of the program pulls (its `image` input is the mocked id). */
     remoteImageName(container: "db" | "proxy"): string;
     caddyfile(): string;
@@ -78,7 +78,7 @@ export function awkwardPassword(): string {
 
 /**
  * Evaluates the program for a unique stack `real-<id>` with local base images and the given
- * public port. `publicUrl` stays fixed so the web image's build arg (VITE_API_BASE_URL) and its
+ * public port (and `opts.config`, e.g. a takeover's settings). `publicUrl` stays fixed so the web image's build arg (VITE_API_BASE_URL) and its
  * content tag are the same every run and the image is cached.
  */
 export async function evaluateRealStack(
@@ -87,7 +87,7 @@ export async function evaluateRealStack(
     opts: { projectDir?: string; config?: Record<string, string>; postgresPassword?: string } = {},
 ): Promise<RealStack> {
     const stack = `real-${id}`;
-    const postgresPassword = opts.postgresPassword ?? awkwardPassword();
+    const postgresPassword = opts.postgresPassword ?? opts.config?.["cartie:postgresPassword"] ?? awkwardPassword();
     const config = validStackConfig({
         "cartie:postgresPassword": postgresPassword,
         "cartie:postgresImage": BASE.postgres,

@@ -38,58 +38,93 @@ export function legacyNames(project: string, rest: Pick<Legacy, "port" | "passwo
     };
 }
 
-function composeLabels(project: string, service: string): string[] {
+export function composeLabels(project: string, service: string): string[] {
     return ["--label", `${COMPOSE_PROJECT_LABEL}=${project}`, "--label", `${COMPOSE_SERVICE_LABEL}=${service}`, "--label", "com.docker.compose.container-number=1", "--label", "com.docker.compose.oneoff=False"];
 }
 
 /** psql inside a container over its local socket; SQL on stdin. */
-export async function psql(container: string, sql: string, db = "cartie"): Promise<string> {
-    return (await dockerOk(["exec", "-i", container, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-U", "cartie", "-d", db], { input: sql })).trim();
+export async function psql(container: string, sql: string, db = "cartie", user = "cartie"): Promise<string> {
+    return (await dockerOk(["exec", "-i", container, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-U", user, "-d", db], { input: sql })).trim();
 }
 
-export async function waitPgReady(container: string, db = "cartie"): Promise<void> {
-    await waitFor(`postgres in ${container}`, async () => ((await docker(["exec", container, "pg_isready", "-U", "cartie", "-d", db])).code === 0 ? true : undefined), 90_000);
+export async function waitPgReady(container: string, db = "cartie", user = "cartie"): Promise<void> {
+    await waitFor(`postgres in ${container}`, async () => ((await docker(["exec", container, "pg_isready", "-U", user, "-d", db])).code === 0 ? true : undefined), 90_000);
     // pg_isready can answer during the init server's life; a query through psql proves the final one.
-    await waitFor(`queries in ${container}`, async () => ((await docker(["exec", container, "psql", "-X", "-U", "cartie", "-d", db, "-c", "SELECT 1"])).code === 0 ? true : undefined), 60_000);
+    await waitFor(`queries in ${container}`, async () => ((await docker(["exec", container, "psql", "-X", "-U", user, "-d", db, "-c", "SELECT 1"])).code === 0 ? true : undefined), 60_000);
+}
+
+/** `table → rows:md5 of every row` for each table of the public schema but Prisma's history: the data, not just counts. */
+export async function tableChecksums(container: string, db = "cartie", user = "cartie"): Promise<Record<string, string>> {
+    const tables = (await psql(container, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' ORDER BY 1;", db, user)).split("\n").filter(Boolean);
+    const out: Record<string, string> = {};
+    for (const t of tables) {
+        out[t] = await psql(container, `SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, E'\\n' ORDER BY x::text)), '') FROM public."${t}" x;`, db, user);
+    }
+    return out;
+}
+
+/** How a compose file lays the legacy db out; every field unset is the incident's layout. */
+export interface LegacyLayout {
+    /** PGDATA of the legacy db (the official image's docs suggest `/var/lib/postgresql/data/pgdata`). */
+    pgdata?: string;
+    /** A host folder bind-mounted at the data directory instead of the named volume. */
+    bindDir?: string;
+    user?: string;
+    db?: string;
+    /** Rows of a table only the legacy app knows (`audit_log`); none when unset. */
+    auditLogRows?: number;
+    /** An api that idles instead of the incident's restart loop, so states and restart counts stay still to compare. */
+    calmApi?: boolean;
 }
 
 /** A fingerprint of every row of `users`, to compare data, not just counts. */
 export const USERS_FINGERPRINT = `SELECT count(*) || ':' || md5(coalesce(string_agg(id || '|' || email || '|' || "passwordHash" || '|' || role || '|' || "createdAt"::text, E'\\n' ORDER BY id), '')) FROM users;`;
 
-export async function buildLegacy(opts: { project: string; port: number; password: string; rows: number; backupDir: string; cleanup: Cleanup }): Promise<Legacy> {
+export async function buildLegacy(opts: { project: string; port: number; password: string; rows: number; backupDir: string; cleanup: Cleanup; layout?: LegacyLayout }): Promise<Legacy> {
     const { project, port, password, rows, cleanup } = opts;
+    const layout = opts.layout ?? {};
+    const user = layout.user ?? "cartie";
+    const dbName = layout.db ?? "cartie";
     const l = legacyNames(project, { port, password, backupDir: opts.backupDir });
     cleanup.volume(l.volume);
     cleanup.network(l.network);
     for (const c of [l.db, l.api, l.web]) cleanup.container(c);
     await dockerOk(["network", "create", "--label", `${COMPOSE_PROJECT_LABEL}=${project}`, "--label", "com.docker.compose.network=default", l.network]);
-    await dockerOk(["volume", "create", "--label", `${COMPOSE_PROJECT_LABEL}=${project}`, "--label", "com.docker.compose.volume=db-data", l.volume]);
+    if (!layout.bindDir) await dockerOk(["volume", "create", "--label", `${COMPOSE_PROJECT_LABEL}=${project}`, "--label", "com.docker.compose.volume=db-data", l.volume]);
     await dockerOk(
         [
             "run", "-d", "--name", l.db, "--network", l.network, "--network-alias", "db", "--restart", "always",
             ...composeLabels(project, "db"),
-            "-v", `${l.volume}:${PG_DATA}`,
-            "-e", "POSTGRES_USER=cartie", "-e", "POSTGRES_DB=cartie", "-e", "POSTGRES_PASSWORD",
+            "-v", `${layout.bindDir ?? l.volume}:${PG_DATA}`,
+            ...(layout.pgdata ? ["-e", `PGDATA=${layout.pgdata}`] : []),
+            "-e", `POSTGRES_USER=${user}`, "-e", `POSTGRES_DB=${dbName}`, "-e", "POSTGRES_PASSWORD",
             BASE.postgres,
         ],
         { env: { POSTGRES_PASSWORD: password } },
     );
-    await waitPgReady(l.db);
+    await waitPgReady(l.db, dbName, user);
+    const sql = (text: string): Promise<string> => psql(l.db, text, dbName, user);
     // The old schema, made by hand: `users` exists, no _prisma_migrations.
-    await psql(l.db, fs.readFileSync(path.join(MIGRATIONS_DIR, "v41_baseline/migration.sql"), "utf8"));
-    await psql(
-        l.db,
+    await sql(fs.readFileSync(path.join(MIGRATIONS_DIR, "v41_baseline/migration.sql"), "utf8"));
+    await sql(
         `INSERT INTO users (id, email, "passwordHash", role, "createdAt")
          SELECT 'legacy-' || lpad(i::text, 6, '0'), 'user' || i || '@cartie.test', md5(i::text), CASE WHEN i % 10 = 0 THEN 'admin' ELSE 'user' END,
                 timestamp '2025-01-01' + i * interval '1 minute'
          FROM generate_series(1, ${rows - 1}) AS i;
          INSERT INTO users (id, email, "passwordHash", role) VALUES ('legacy-tricky', E'line\\nbreak\\ttab\\\\slash \u00e9@cartie.test', E'\\\\.', 'user');`,
     );
+    if (layout.auditLogRows) {
+        // A table of the legacy app that Prisma knows nothing about: it must come through untouched too.
+        await sql(`CREATE TABLE audit_log (id serial PRIMARY KEY, at timestamptz NOT NULL, note text);
+                   INSERT INTO audit_log (at, note) SELECT timestamp '2025-01-01' + i * interval '1 hour', 'note ' || i FROM generate_series(1, ${layout.auditLogRows}) AS i;`);
+    }
     // The api of the incident: crashes on start, restarted forever.
     await dockerOk([
         "run", "-d", "--name", l.api, "--network", l.network, "--network-alias", "api", "--restart", "always",
         ...composeLabels(project, "api"),
-        BASE.busybox, "sh", "-c", "echo 'PrismaClientKnownRequestError: The table public.User does not exist' >&2; sleep 1; exit 1",
+        ...(layout.calmApi
+            ? [BASE.busybox, "sleep", "3600"]
+            : [BASE.busybox, "sh", "-c", "echo 'PrismaClientKnownRequestError: The table public.User does not exist' >&2; sleep 1; exit 1"]),
     ]);
     // The web: holds the public port.
     await dockerOk([
