@@ -171,7 +171,11 @@ export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddy
         }
         host.log(`smoke: ${spec.smokePaths.join(", ")} answer 200 through the proxy`);
 
-        await host.loadConfig(proxy, liveCaddyfile, spec.desired);
+        // The switch: users reach the new containers. The candidate listener keeps routing to the old
+        // ones for now, so Caddy keeps counting the requests still in flight to them (an upstream no
+        // loaded config names leaves /reverse_proxy/upstreams at once, its requests still running).
+        const previous: Upstreams = { api: live && switching.includes("api") ? live.api : spec.desired.api, web: live && switching.includes("web") ? live.web : spec.desired.web };
+        await host.loadConfig(proxy, render(spec.desired, previous), spec.desired);
         summary.switchedAt = host.now();
         summary.gateToSwitchMs = summary.switchedAt - summary.healthyAt;
         summary.configReloaded = true;
@@ -186,6 +190,7 @@ export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddy
                 summary.retired.push(containerOf(old));
             }
         }
+        await host.loadConfig(proxy, liveCaddyfile, spec.desired);
     }
 
     // Leftovers of releases that failed or were interrupted never served a user: retire them too.

@@ -127,7 +127,7 @@ async function refused(p: Promise<unknown>): Promise<ReleaseError> {
 }
 
 describe("runRelease: the switchover, in order", () => {
-    it("a good api release: gate, candidate route, smoke through the proxy, switch, then drain and stop the old one, which is removed last", async () => {
+    it("a good api release: gate, candidate route, smoke through the proxy, switch (the old upstream still named so Caddy counts its in-flight requests), drain, stop and remove the old one, then the steady config", async () => {
         const host = new FakeHost(OLD, [...names(OLD), "p-api-ccccccc"]);
         host.inFlightReads.set(OLD.api, [2, 1, 0]);
         const spec = specFor(NEW);
@@ -136,12 +136,13 @@ describe("runRelease: the switchover, in order", () => {
             `load users=${OLD.api},${OLD.web} candidate=${NEW.api},${OLD.web}`,
             "get / → 200",
             "get /api/health → 200",
-            `load users=${NEW.api},${NEW.web} candidate=${NEW.api},${NEW.web}`,
+            `load users=${NEW.api},${NEW.web} candidate=${OLD.api},${NEW.web}`,
             `inflight ${OLD.api} 2`,
             `inflight ${OLD.api} 1`,
             `inflight ${OLD.api} 0`,
             "stop p-api-aaaaaaa -t 30",
             "rm p-api-aaaaaaa",
+            `load users=${NEW.api},${NEW.web} candidate=${NEW.api},${NEW.web}`,
         ]);
         assert.deepEqual(summary.switched, ["api"]);
         assert.deepEqual(summary.retired, ["p-api-aaaaaaa"]);

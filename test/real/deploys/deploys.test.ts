@@ -82,7 +82,7 @@ describe("real: safe deploys under load (engine order, real Docker and Caddy)", 
         let slow: Promise<unknown> | undefined;
         const watch = (async () => {
             for (let i = 0; i < 600 && !slow; i++) {
-                if ((await appContainers()).some((c) => c.includes("-api-") && c !== oldApi)) slow = load.slowRequest(40_000);
+                if ((await appContainers()).some((c) => c.includes("-api-") && c !== oldApi)) slow = load.slowRequest(25_000);
                 else await sleep(200);
             }
         })();
