@@ -6,7 +6,9 @@ import { DoctorOptions, runDoctor } from "./run";
 
 export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--json] [--tail N] [--logs N] [--no-db] [--cwd DIR]
   Reads the Docker host (DOCKER_HOST is honoured) and says what is wrong and what \`pulumi up\` does about it.
-  Never changes anything. Exit 0 healthy, 1 unhealthy, 2 bad input.`;
+  With no --legacy it looks at the whole host: the stack's containers, a compose project that looks like the platform,
+  and whatever publishes the platform's port. Never changes anything.
+  Exit 0 healthy, 1 unhealthy, 2 bad input (also: several compose projects look like the platform; it lists how to choose).`;
 
 export interface CliArgs extends DoctorOptions {
     json: boolean;
@@ -80,6 +82,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         }
         const report = await runDoctor(args);
         out(`${args.json ? renderJson(report) : renderText(report, { logLines: args.logLines })}\n`);
+        // Several candidates and nothing else to look at: the user has to choose (the output says how).
+        if (report.choose && report.containers.length === 0) return 2;
         return report.healthy ? 0 : 1;
     } catch (e) {
         if (e instanceof DoctorInputError) {

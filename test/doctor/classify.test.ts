@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { classify, diagnose, scanLogLines } from "../../lib/doctor/classify";
+import { classify, diagnose } from "../../lib/doctor/classify";
+import { scanLogLines } from "../../lib/doctor/signatures";
 import { ContainerFacts, DoctorInput, FindingCode } from "../../lib/doctor/types";
 
 // Recorded lines, as the incident's containers printed them.
@@ -120,12 +121,14 @@ describe("doctor classifier", () => {
             ),
         };
         const findings = classify(input);
-        assert.deepEqual(findings.map((f) => f.code), ["STALE_IMAGE", "RESTART_LOOP"]);
+        assert.deepEqual(findings.map((f) => f.code), ["STALE_IMAGE"]);
         assert.equal(findings[0].severity, "error");
-        assert.match(findings[0].cause, /infra2-api-1 runs image infra2-api, which was not built from the current source/);
+        assert.match(findings[0].cause, /infra2-api-1 runs image infra2-api, not built from the current source by this program/);
         assert.match(findings[0].cause, /expects table "User", which the current schema does not have/);
         assert.match(findings[0].pulumiUp, new RegExp(API_TAG));
-        assert.match(findings[1].cause, /restart loop \(14 restarts, last exit code 1\): because of STALE_IMAGE above/);
+        assert.deepEqual(findings[0].consequences, [
+            { code: "RESTART_LOOP", container: "infra2-api-1", text: "infra2-api-1 restarts in a loop: 14 restarts, last exit code 1", restartCount: 14, exitCode: 1 },
+        ]);
     });
 
     it("a content tag other than the current source's is a stale image even without errors", () => {
@@ -142,8 +145,9 @@ describe("doctor classifier", () => {
 
     it("missing variable from the api's own line names it and the config key that supplies it", () => {
         const f = classify(withContainer(healthyInput(), "cartie-dev-api", { state: "restarting", restartCount: 5, exitCode: 1, logLines: [MISSING_LINE], envNames: ["DATABASE_URL"] }));
-        assert.deepEqual(f.map((x) => x.code), ["MISSING_ENV", "RESTART_LOOP"]);
+        assert.deepEqual(f.map((x) => x.code), ["MISSING_ENV"]);
         assert.match(f[0].cause, /SEED_SUPERADMIN_PASSWORD/);
+        assert.equal(f[0].consequences?.[0].restartCount, 5);
         assert.match(f[0].fix, /pulumi config set --secret cartie:seedSuperadminPassword/);
     });
 
@@ -288,7 +292,10 @@ describe("doctor classifier", () => {
         assert.deepEqual(order.slice(0, 3), ["STALE_IMAGE:infra2-api-1", "STALE_IMAGE:infra2-web-1", "MISSING_ENV:infra2-api-1"]);
         const idx = (code: FindingCode): number => report.findings.findIndex((f) => f.code === code);
         assert.ok(idx("MISSING_ENV") < idx("BASELINE_NEEDED"));
-        assert.ok(idx("BASELINE_NEEDED") < idx("RESTART_LOOP"));
+        // The loop is the consequence of what the api last died of (P2021), not a finding of its own.
+        assert.equal(idx("RESTART_LOOP"), -1);
+        assert.equal(report.findings[0].consequences?.[0].restartCount, 37);
+        assert.equal(report.findings.find((f) => f.code === "WEB_API_BASE_MISMATCH")?.consequences?.[0].code, "UNHEALTHY");
         assert.ok(report.findings.some((f) => f.code === "CONTAINER_MISSING" && f.role === "proxy"));
         assert.equal(report.findings.find((f) => f.container === "infra2-api-1")?.severity, "error");
         // the legacy web image without P2021 is unverifiable, a warning
