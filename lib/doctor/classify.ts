@@ -528,7 +528,8 @@ export function diagnose(input: DoctorInput): DoctorReport {
         legacyProject: input.legacyProject,
         discovery: d,
         choose,
-        healthy: !findings.some((f) => f.severity === "error") && choose === undefined,
+        // With nothing but candidates to choose from, nothing was diagnosed: not healthy.
+        healthy: !findings.some((f) => f.severity === "error") && !(choose !== undefined && input.containers.length === 0),
         containers: input.containers,
         findings,
         migrations: summarizeMigrations(input),

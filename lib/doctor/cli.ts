@@ -4,10 +4,11 @@ import { DoctorInputError } from "./errors";
 import { renderJson, renderText } from "./render";
 import { DoctorOptions, runDoctor } from "./run";
 
-export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--json] [--tail N] [--logs N] [--no-db] [--cwd DIR]
+export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--only-stack] [--json] [--tail N] [--logs N] [--no-db] [--cwd DIR]
   Reads the Docker host (DOCKER_HOST is honoured) and says what is wrong and what \`pulumi up\` does about it.
   With no --legacy it looks at the whole host: the stack's containers, a compose project that looks like the platform,
-  and whatever publishes the platform's port. Never changes anything.
+  and whatever publishes the platform's port; --only-stack looks at the stack's (and a named project's) containers only.
+  Never changes anything.
   Exit 0 healthy, 1 unhealthy, 2 bad input (also: several compose projects look like the platform; it lists how to choose).`;
 
 export interface CliArgs extends DoctorOptions {
@@ -45,6 +46,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         logLines: v.logs === undefined ? 5 : count(v.logs, "--logs"),
         json: v.json ?? false,
         noDb: v["no-db"],
+        onlyStack: v["only-stack"],
         help: v.help ?? false,
     };
     if (!/^[A-Za-z0-9_.-]+$/.test(args.stack)) throw new DoctorInputError(`"${args.stack}" is not a stack name`);
@@ -60,6 +62,7 @@ function parseCli(argv: string[]) {
         options: {
             json: { type: "boolean" },
             "no-db": { type: "boolean" },
+            "only-stack": { type: "boolean" },
             help: { type: "boolean", short: "h" },
             stack: { type: "string", short: "s" },
             legacy: { type: "string" },

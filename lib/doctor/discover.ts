@@ -38,6 +38,8 @@ export interface DiscoveryInput {
     legacyFlag?: string;
     /** `cartie:legacyComposeProject` of the stack config: wins over discovery. */
     legacyConfig?: string;
+    /** Look at the stack's containers (and a named project's) only, not at the rest of the host. */
+    onlyNamed?: boolean;
     /** Ids of containers seen to run Prisma (environment or logs), read by the shell. */
     prismaContainers: ReadonlySet<string>;
 }
@@ -93,7 +95,8 @@ export function judgeProject(project: string, members: HostContainer[], port: nu
     const prismaApi = members.find((c) => prisma.has(c.id));
     const publishes = members.find((c) => c.publishedPorts.includes(port));
     const signals: string[] = [];
-    if (roles.size > 0) signals.push(`services ${[...roles.values()].join(", ")}`);
+    const order: Role[] = ["db", "api", "web", "proxy"];
+    if (roles.size > 0) signals.push(`services ${order.flatMap((r) => roles.get(r) ?? []).join(", ")}`);
     if (postgres) signals.push(`a Postgres image (${postgres.image})`);
     if (prismaApi) signals.push(`a Prisma api (${prismaApi.name})`);
     if (publishes) signals.push(`${publishes.name} publishes port ${port}`);
@@ -132,6 +135,8 @@ export function discover(input: DiscoveryInput): Discovery {
         // A named project is looked at whatever it looks like; by label, or by name for a hand-made one.
         const members = containers.filter((c) => !taken.has(c.id) && (c.labels[COMPOSE_PROJECT_LABEL] === named || (!c.labels[COMPOSE_PROJECT_LABEL] && legacyService(c.name, named) !== undefined)));
         candidates = members.length > 0 ? [judgeProject(named, members, port, input.prismaContainers) ?? { project: named, containers: members.map((c) => c.name).sort(), signals: [] }] : [];
+    } else if (input.onlyNamed) {
+        candidates = [];
     } else {
         candidates = [...byProject.entries()]
             .map(([p, members]) => judgeProject(p, members, port, input.prismaContainers))
@@ -154,7 +159,7 @@ export function discover(input: DiscoveryInput): Discovery {
     // Whatever else publishes the platform's port: the proxy cannot start while it does. Containers
     // of a candidate not chosen (several look like the platform) are left to that choice.
     const undecided = new Set(candidates.flatMap((c) => (c.project === legacyProject ? [] : c.containers)));
-    for (const c of containers) {
+    for (const c of input.onlyNamed ? [] : containers) {
         if (taken.has(c.id) || undecided.has(c.name) || !c.publishedPorts.includes(port)) continue;
         located.push({ id: c.id, name: c.name, role: "other", origin: "port" });
         taken.add(c.id);

@@ -53,10 +53,13 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
         if (report.containers.length === 0) return out.join("\n");
         out.push("");
     }
-    // Nothing of the platform and nothing in its way: the whole answer is one line.
+    // Nothing of the platform and nothing in its way: the whole answer is one line (config problems
+    // only named in it: `npm run restore` generates missing secrets, --json has them in full).
     const absent = report.findings.find((f) => f.code === "PLATFORM_ABSENT");
-    if (absent && report.containers.length === 0 && report.findings.length === 1) {
-        return `Cartie doctor: ${absent.cause}. Fix: ${absent.fix}.`;
+    const config = report.findings.filter((f) => f.code === "CONFIG_INVALID");
+    if (absent && report.containers.length === 0 && report.findings.length === 1 + config.length) {
+        const keys = config.map((f) => f.cause.split(" ")[0]);
+        return `Cartie doctor: ${absent.cause}. Fix: ${absent.fix}.${keys.length > 0 ? ` Config problems \`pulumi up\` would stop at: ${keys.join(", ")} (see --json).` : ""}`;
     }
     out.push(renderHeader(report));
     out.push("");

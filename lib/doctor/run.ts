@@ -18,6 +18,8 @@ export interface DoctorOptions {
     overrides: Record<string, string>;
     /** Log lines read per container. */
     tail: number;
+    /** Only the stack's containers (and --legacy's or the config's project): no look at the rest of the host. */
+    onlyStack?: boolean;
     /** Skip the database inspection. */
     noDb?: boolean;
 }
@@ -26,7 +28,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     const conf = loadDoctorConfig(path.resolve(o.projectDir), o.stack, o.overrides);
     const docker = await connectDocker();
     const host = await listHost(docker);
-    const prismaFlags = await Promise.all(apiLikeComposeContainers(host).map(async (c) => ((await runsPrisma(docker, c.id)) ? c.id : undefined)));
+    const prismaFlags = await Promise.all(apiLikeComposeContainers(o.onlyStack ? [] : host).map(async (c) => ((await runsPrisma(docker, c.id)) ? c.id : undefined)));
     const port = conf.cfg?.publicPort ?? DEFAULTS.publicPort;
     const found = discover({
         containers: host,
@@ -35,6 +37,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
         port,
         legacyFlag: o.legacy,
         legacyConfig: conf.cfg?.legacyComposeProject,
+        onlyNamed: o.onlyStack,
         prismaContainers: new Set(prismaFlags.filter((id): id is string => id !== undefined)),
     });
     const legacy = found.legacyProject;

@@ -53,6 +53,15 @@ describe("doctor discovery", () => {
         assert.deepEqual(run(incident("shopa"), { legacyConfig: "gone" }).located, []);
     });
 
+    it("--only-stack: the stack's containers and a named project only, nothing found around them", () => {
+        const nginx: HostContainer = { id: "n", name: "nginx-test", image: "nginx:1", state: "running", labels: {}, publishedPorts: [8082] };
+        const host = [stackC("dev", "db", "cartie-dev-db"), ...incident("infra2"), nginx];
+        const only = discover({ containers: host, project: "cartie-platform", stack: "dev", port: 8082, onlyNamed: true, prismaContainers: new Set() });
+        assert.deepEqual(only.located.map((l) => l.name), ["cartie-dev-db"]);
+        assert.deepEqual(only.candidates, []);
+        assert.equal(discover({ containers: host, project: "cartie-platform", stack: "dev", port: 8082, onlyNamed: true, legacyFlag: "infra2", prismaContainers: new Set() }).located.length, 4);
+    });
+
     it("unrelated compose projects are not the platform: a wordpress with web and db, a lone worker", () => {
         const host = [compose("blog", "web", "wordpress:6"), compose("blog", "db", "mysql:8"), compose("jobs", "worker", "busybox")];
         const d = run(host);

@@ -85,6 +85,8 @@ describe("doctor source and CLI", () => {
         assert.equal(a.tail, 20);
         assert.deepEqual(a.overrides, { "cartie:apiBaseUrl": "http://x/api" });
         assert.equal(parseArgs([], { PULUMI_STACK: "staging" }).stack, "staging");
+        assert.equal(parseArgs(["--only-stack"], {}).onlyStack, true);
+        assert.equal(parseArgs([], {}).onlyStack, undefined);
         assert.throws(() => parseArgs(["--bogus"], {}), DoctorInputError);
         assert.throws(() => parseArgs(["--stack"], {}), DoctorInputError);
         assert.throws(() => parseArgs(["--tail", "x"], {}), DoctorInputError);

@@ -84,6 +84,17 @@ describe("doctor output: text and JSON say the same", () => {
         assert.equal(report.healthy, false);
     });
 
+    it("an empty host with the stack's secrets missing here: still one line, naming the config keys", () => {
+        const input = incidentInput();
+        input.containers = [];
+        input.legacyProject = undefined;
+        input.discovery = { ...input.discovery!, candidates: [], hostContainers: 0, legacySource: "none" };
+        input.configProblems = [{ key: "jwtSecret", problem: "missing", fix: "set it" }];
+        const text = renderText(diagnose(input));
+        assert.equal(text.split("\n").length, 1, text);
+        assert.match(text, /Config problems `pulumi up` would stop at: cartie:jwtSecret \(see --json\)\.$/);
+    });
+
     it("a host with unrelated containers: one line naming how many and what was looked for", () => {
         const input = incidentInput();
         input.containers = [];
