@@ -385,8 +385,8 @@ export function classify(input: DoctorInput): Finding[] {
                 role: c.role,
                 container: c.name,
                 cause: `${c.name} is ${c.state} while ${newer.name} serves the ${c.role}: an earlier release, replaced by a deploy`,
-                fix: "nothing, unless it stays: then `docker rm` it after the deploy finished",
-                pulumiUp: "deletes the replaced container once its successor is healthy",
+                fix: "nothing while a deploy runs; if it stays after the deploy finished, `docker rm` it",
+                pulumiUp: "does not use it: the running release serves the component",
             });
         }
     }

@@ -11,7 +11,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-const DAEMON_SOCKET = "/var/run/docker.sock";
+/** The real daemon: DOCKER_HOST when it is a unix socket, else Docker's default. */
+const DAEMON_SOCKET = process.env.DOCKER_HOST?.startsWith("unix://") ? process.env.DOCKER_HOST.slice("unix://".length) : "/var/run/docker.sock";
 
 export interface HostView {
     /** `unix://…` for DOCKER_HOST. */
