@@ -5,10 +5,14 @@
  */
 import { planMigrations } from "../migrationPlan";
 import { CONFIG_NAMESPACE, FIELDS } from "../config";
-import { ContainerFacts, DoctorInput, DoctorReport, Finding, FindingCode, MigrationSummary, Role, Severity } from "./types";
+import { chooseCommand } from "./discover";
+import { LogSignature, SignatureCode, lastCrash, scanLogLines } from "./signatures";
+import { Consequence, ContainerFacts, DOCTOR_SCHEMA_VERSION, DoctorInput, DoctorReport, Finding, FindingCode, MigrationSummary, Role, Severity } from "./types";
 
 /** Importance: root causes before the symptoms they produce. */
 export const RANK: Record<FindingCode, number> = {
+    PLATFORM_ABSENT: 5,
+    PORT_TAKEN: 6,
     STALE_IMAGE: 10,
     MISSING_ENV: 20,
     CONFIG_INVALID: 25,
@@ -24,55 +28,13 @@ export const RANK: Record<FindingCode, number> = {
     RESTART_LOOP: 60,
     UNHEALTHY: 70,
     PROXY_502: 80,
+    SUPERSEDED: 90,
 };
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warn: 1, info: 2 };
 
 /** A restart count at or above this, or state `restarting`, is a restart loop. */
 export const RESTART_LOOP_THRESHOLD = 3;
-
-// Recorded signatures -------------------------------------------------------------------------
-
-/** Prisma P2021: "The table `public.User` does not exist in the current database." */
-const P2021 = /The table `([^`]+)` does not exist in the current database|\bP2021\b/;
-/** Prisma P1001: "Can't reach database server at `db:5432`". */
-const P1001 = /\bP1001\b|Can't reach database server/;
-const P1001_ADDRESS = /Can't reach database server at `?([^`\s]+)/;
-const P3009 = /\bP3009\b|migrate found failed migrations/i;
-const P3005 = /\bP3005\b|The database schema is not empty/i;
-/** The api's own line: `cartie-api: missing required environment variables: A, B`. */
-const MISSING_ENV = /missing required environment variables?:\s*([A-Z0-9_]+(?:\s*,\s*[A-Z0-9_]+)*)/;
-/** Caddy's upstream errors: `dial tcp: lookup api on 127.0.0.11:53: no such host`, `dial tcp 172.18.0.3:3000: connect: connection refused`. */
-const DIAL_LOOKUP = /dial tcp: lookup ([A-Za-z0-9._-]+)(?: on [^:]+:\d+)?: no such host/;
-const DIAL_REFUSED = /dial tcp ([0-9a-fA-F.:[\]]+?):(\d+): connect: connection refused/;
-const STATUS_502 = /"status"\s*:\s*502\b|\b502 Bad Gateway\b/;
-
-export interface LogSignature {
-    code: "P2021" | "P1001" | "P3009" | "P3005" | "MISSING_ENV" | "UPSTREAM_NO_HOST" | "UPSTREAM_REFUSED" | "HTTP_502";
-    line: string;
-    /** Table, host:port, variable names or upstream, as the line names them. */
-    detail: string[];
-}
-
-/** Every known signature in the given lines, last occurrence of each kind wins (the freshest). */
-export function scanLogLines(lines: string[]): LogSignature[] {
-    const found = new Map<LogSignature["code"], LogSignature>();
-    for (const line of lines) {
-        let m: RegExpExecArray | null;
-        if ((m = P2021.exec(line))) found.set("P2021", { code: "P2021", line, detail: m[1] ? [m[1]] : [] });
-        if (P1001.test(line)) {
-            const addr = P1001_ADDRESS.exec(line)?.[1]?.replace(/[`.,]+$/, "");
-            found.set("P1001", { code: "P1001", line, detail: addr ? [addr] : [] });
-        }
-        if (P3009.test(line)) found.set("P3009", { code: "P3009", line, detail: [] });
-        if (P3005.test(line)) found.set("P3005", { code: "P3005", line, detail: [] });
-        if ((m = MISSING_ENV.exec(line))) found.set("MISSING_ENV", { code: "MISSING_ENV", line, detail: m[1].split(/\s*,\s*/).filter(Boolean) });
-        if ((m = DIAL_LOOKUP.exec(line))) found.set("UPSTREAM_NO_HOST", { code: "UPSTREAM_NO_HOST", line, detail: [m[1]] });
-        if ((m = DIAL_REFUSED.exec(line))) found.set("UPSTREAM_REFUSED", { code: "UPSTREAM_REFUSED", line, detail: [`${m[1]}:${m[2]}`] });
-        if (STATUS_502.test(line)) found.set("HTTP_502", { code: "HTTP_502", line, detail: [] });
-    }
-    return [...found.values()];
-}
 
 /** `public.User` → `User`. */
 function bareTable(qualified: string): string {
@@ -108,71 +70,133 @@ export function summarizeMigrations(input: DoctorInput): MigrationSummary | unde
 
 export function classify(input: DoctorInput): Finding[] {
     const findings: Finding[] = [];
-    const add = (f: Finding): void => {
+    /** The finding each container's log signature was read as: what a restart loop is the consequence of. */
+    const readAs = new Map<string, Finding>();
+    const add = (f: Finding, from?: ContainerFacts, signature?: SignatureCode): void => {
         findings.push(f);
+        if (from && signature) readAs.set(`${from.id}|${signature}`, f);
     };
     const byRole = (role: Role): ContainerFacts[] => input.containers.filter((c) => c.role === role);
     const schemaTables = new Set(input.expected.schemaTables.map((t) => t.toLowerCase()));
     const logSigs = new Map<string, LogSignature[]>(input.containers.map((c) => [c.id, scanLogLines(c.logLines)]));
-    const sig = (c: ContainerFacts, code: LogSignature["code"]): LogSignature | undefined => logSigs.get(c.id)?.find((s) => s.code === code);
+    const sig = (c: ContainerFacts, code: SignatureCode): LogSignature | undefined => logSigs.get(c.id)?.find((s) => s.code === code);
+    const platform = input.containers.filter((c) => c.origin !== "port");
 
-    // 1. Stale image: api and web against the content tag of the current source.
+    // 1. Stale image or missing table. One Prisma P2021 is one finding: when its table is in the
+    // current schema the database is behind, when it is not the code is; when the name could not
+    // be read, the image's provenance decides, and the finding says so.
+    const schemaList = [...schemaTables].join(", ");
     for (const role of ["api", "web"] as const) {
         const expectedTag = role === "api" ? input.expected.apiTag : input.expected.webTag;
         for (const c of byRole(role)) {
             const p2021 = sig(c, "P2021");
-            const missingTable = p2021?.detail[0] ? bareTable(p2021.detail[0]) : undefined;
-            const tableNotInSource = missingTable !== undefined && schemaTables.size > 0 && !schemaTables.has(missingTable.toLowerCase());
-            const evidence = tableNotInSource
-                ? ` and its code expects table "${missingTable}", which the current schema does not have (${[...schemaTables].join(", ")}) (Prisma P2021)`
-                : "";
+            const table = p2021?.detail[0] ? bareTable(p2021.detail[0]) : undefined;
+            const tableKnownToSchema = table !== undefined && schemaTables.has(table.toLowerCase());
+            const tagStale = expectedTag !== undefined && c.contentTag !== undefined && c.contentTag !== expectedTag;
+            const tagCurrent = expectedTag !== undefined && c.contentTag === expectedTag;
+            const provenance = c.contentTag
+                ? tagStale
+                    ? `built from other source (content tag ${c.contentTag}, the current source gives ${expectedTag})`
+                    : `built from the current source (content tag ${c.contentTag})`
+                : `not built from the current source by this program (no content tag${expectedTag ? `; the current source gives ${expectedTag}` : ""})`;
             const pulumiUp = expectedTag
                 ? `builds ${role} image :${expectedTag} from the current source and replaces ${c.name}`
                 : `builds the ${role} image from the current source and replaces ${c.name}`;
-            if (expectedTag && c.contentTag && c.contentTag !== expectedTag) {
+            const staleFix = "rebuild the image from the current source with a .dockerignore that keeps host dist/ and node_modules/ out (`pulumi up` does it)";
+            const migrateFix = "apply the pending migrations (`pulumi up` runs `prisma migrate deploy` before the api starts)";
+            const migrateUp = "runs the migration step (baseline, then `prisma migrate deploy`) before replacing the api";
+            let p2021Code: FindingCode | undefined;
+            if (p2021) {
+                if (table !== undefined && schemaTables.size > 0 && !tableKnownToSchema) {
+                    p2021Code = "STALE_IMAGE";
+                    add(
+                        {
+                            code: "STALE_IMAGE",
+                            severity: "error",
+                            role,
+                            container: c.name,
+                            cause: `${c.name} runs image ${c.image}, ${provenance}, and its code expects table "${table}", which the current schema does not have (${schemaList}) (Prisma P2021)`,
+                            fix: staleFix,
+                            pulumiUp,
+                            evidence: short(p2021.line),
+                        },
+                        c,
+                        "P2021",
+                    );
+                } else if (table !== undefined) {
+                    p2021Code = "TABLE_MISSING";
+                    add(
+                        {
+                            code: "TABLE_MISSING",
+                            severity: "error",
+                            role,
+                            container: c.name,
+                            cause: `${c.name} expects table "${table}", which the schema has but the database does not (Prisma P2021): migrations were not applied`,
+                            fix: migrateFix,
+                            pulumiUp: migrateUp,
+                            evidence: short(p2021.line),
+                            reading: schemaTables.size > 0 ? `the current schema maps "${table}", so the code is right and the database is behind` : undefined,
+                        },
+                        c,
+                        "P2021",
+                    );
+                } else if (tagCurrent) {
+                    p2021Code = "TABLE_MISSING";
+                    add(
+                        {
+                            code: "TABLE_MISSING",
+                            severity: "error",
+                            role,
+                            container: c.name,
+                            cause: `${c.name} expects a table the database does not have (Prisma P2021; the table's name could not be read from the log): migrations were not applied`,
+                            fix: migrateFix,
+                            pulumiUp: migrateUp,
+                            evidence: short(p2021.line),
+                            reading: `the image is built from the current source (content tag ${c.contentTag}), so the database is behind, not the code`,
+                        },
+                        c,
+                        "P2021",
+                    );
+                } else {
+                    p2021Code = "STALE_IMAGE";
+                    add(
+                        {
+                            code: "STALE_IMAGE",
+                            severity: "error",
+                            role,
+                            container: c.name,
+                            cause: `${c.name} runs image ${c.image}, ${provenance}, and its code expects a table the database does not have (Prisma P2021; the table's name could not be read from the log)`,
+                            fix: staleFix,
+                            pulumiUp,
+                            evidence: short(p2021.line),
+                            reading: "the name of the missing table could not be read, so the image that was not built from the current source is taken as the cause; `pulumi up` rebuilds it and runs the migrations before it starts, which covers a database that is behind as well",
+                        },
+                        c,
+                        "P2021",
+                    );
+                }
+            }
+            // The image's own provenance, when the P2021 above did not already name it as the cause.
+            if (p2021Code === "STALE_IMAGE") continue;
+            if (tagStale) {
                 add({
                     code: "STALE_IMAGE",
                     severity: "error",
                     role,
                     container: c.name,
-                    cause: `${c.name} runs image ${c.image} built from other source (content tag ${c.contentTag}, the current source gives ${expectedTag})${evidence}`,
+                    cause: `${c.name} runs image ${c.image} ${provenance}`,
                     fix: "rebuild the image from the current source (`pulumi up` does it; never reuse a host-built dist/ or node_modules/)",
                     pulumiUp,
-                    evidence: p2021 ? short(p2021.line) : undefined,
                 });
-            } else if (!c.contentTag && (tableNotInSource || c.origin === "legacy")) {
+            } else if (!c.contentTag && c.origin === "legacy" && p2021Code === undefined) {
                 add({
                     code: "STALE_IMAGE",
-                    severity: tableNotInSource ? "error" : "warn",
+                    severity: "warn",
                     role,
                     container: c.name,
-                    cause: `${c.name} runs image ${c.image}, which was not built from the current source by this program (no content tag${expectedTag ? `; the current source gives ${expectedTag}` : ""})${evidence}`,
-                    fix: "rebuild the image from the current source with a .dockerignore that keeps host dist/ and node_modules/ out (`pulumi up` does it)",
+                    cause: `${c.name} runs image ${c.image}, which was ${provenance}`,
+                    fix: staleFix,
                     pulumiUp,
-                    evidence: p2021 ? short(p2021.line) : undefined,
-                });
-            } else if (tableNotInSource) {
-                add({
-                    code: "STALE_IMAGE",
-                    severity: "error",
-                    role,
-                    container: c.name,
-                    cause: `${c.name} expects table "${missingTable}", which the current schema does not have${expectedTag ? "" : " (the image's source could not be compared)"} (Prisma P2021)`,
-                    fix: "rebuild the image from the current source (`pulumi up` does it)",
-                    pulumiUp,
-                    evidence: p2021 ? short(p2021.line) : undefined,
-                });
-            }
-            if (p2021 && !tableNotInSource) {
-                add({
-                    code: "TABLE_MISSING",
-                    severity: "error",
-                    role,
-                    container: c.name,
-                    cause: `${c.name} expects table "${missingTable ?? "?"}", which the schema has but the database does not (Prisma P2021): migrations were not applied`,
-                    fix: "apply the pending migrations (`pulumi up` runs `prisma migrate deploy` before the api starts)",
-                    pulumiUp: "runs the migration step (baseline, then `prisma migrate deploy`) before replacing the api",
-                    evidence: short(p2021.line),
                 });
             }
         }
@@ -195,7 +219,7 @@ export function classify(input: DoctorInput): Finding[] {
             fix: sets.length > 0 ? `set ${sets.map((s) => `\`${s}\``).join(" and ")} (or the same names in .env), then \`pulumi up\`` : `set ${names.join(", ")} for the api, then \`pulumi up\``,
             pulumiUp: "recreates the api with the whole environment from config (pulumi up refuses with nothing changed while a secret is missing)",
             evidence: fromLog.length > 0 ? short(sig(c, "MISSING_ENV")?.line ?? "") : `set in ${c.name}: ${c.envNames.filter((n) => /^[A-Z]/.test(n)).join(", ") || "nothing"}`,
-        });
+        }, c, fromLog.length > 0 ? "MISSING_ENV" : undefined);
     }
     for (const p of input.configProblems) {
         add({
@@ -210,8 +234,10 @@ export function classify(input: DoctorInput): Finding[] {
 
     // 3. Migrations: the live history first, the api's Prisma errors when the db could not be read.
     const apiOrDb = (byRole("api")[0] ?? byRole("db")[0])?.name;
-    const p3005Line = byRole("api").map((c) => sig(c, "P3005")).find((s) => s !== undefined);
-    const p3009Line = byRole("api").map((c) => sig(c, "P3009")).find((s) => s !== undefined);
+    const p3005Api = byRole("api").find((c) => sig(c, "P3005"));
+    const p3009Api = byRole("api").find((c) => sig(c, "P3009"));
+    const p3005Line = p3005Api && sig(p3005Api, "P3005");
+    const p3009Line = p3009Api && sig(p3009Api, "P3009");
     if (input.db?.state) {
         const plan = planMigrations(input.db.state, input.expected.migrations, input.expected.baseline);
         const dbName = input.db.container;
@@ -225,7 +251,7 @@ export function classify(input: DoctorInput): Finding[] {
                 fix: plan.recovery,
                 pulumiUp: "refuses at the migration step, before the api is replaced, with this same recovery",
                 evidence: plan.code === "P3009" ? p3009Line?.line : undefined,
-            });
+            }, p3009Api, plan.code === "P3009" ? "P3009" : undefined);
         } else {
             for (const step of plan.steps) {
                 if (step.kind === "resolve-applied") {
@@ -238,7 +264,7 @@ export function classify(input: DoctorInput): Finding[] {
                         fix: `mark the baseline as applied: \`npx prisma migrate resolve --applied ${step.migration}\` (rows are kept), then deploy`,
                         pulumiUp: `runs \`prisma migrate resolve --applied ${step.migration}\`, then \`prisma migrate deploy\`, before replacing the api`,
                         evidence: p3005Line ? short(p3005Line.line) : undefined,
-                    });
+                    }, p3005Api, "P3005");
                 } else {
                     add({
                         code: "MIGRATIONS_PENDING",
@@ -263,7 +289,7 @@ export function classify(input: DoctorInput): Finding[] {
                 fix: `\`npx prisma migrate resolve --applied ${input.expected.baseline}\`, then \`prisma migrate deploy\``,
                 pulumiUp: `marks ${input.expected.baseline} applied and deploys the rest before replacing the api`,
                 evidence: short(p3005Line.line),
-            });
+            }, p3005Api, "P3005");
         }
         if (p3009Line) {
             add({
@@ -275,7 +301,7 @@ export function classify(input: DoctorInput): Finding[] {
                 fix: "inspect the database, then `npx prisma migrate resolve --rolled-back <name>` or `--applied <name>`",
                 pulumiUp: "refuses at the migration step with the failed migration's name",
                 evidence: short(p3009Line.line),
-            });
+            }, p3009Api, "P3009");
         }
     }
 
@@ -294,35 +320,73 @@ export function classify(input: DoctorInput): Finding[] {
             fix: "start the db and put api and db on the same network; DATABASE_URL's host must be the db's alias (db)",
             pulumiUp: "creates the db on the platform network, waits for it to be healthy, then starts the api",
             evidence: short(p1001.line),
-        });
+        }, c, "P1001");
     }
 
-    // 5. Components missing or down.
-    const roles: Role[] = ["db", "api", "web", "proxy"];
-    for (const role of roles) {
-        if (byRole(role).length > 0) continue;
+    // 5. Nothing of the platform here, something else on its port, components missing or down.
+    const d = input.discovery;
+    const mustChoose = d !== undefined && d.candidates.length > 1 && !input.legacyProject;
+    if (platform.length === 0 && mustChoose) {
+        // Nothing to diagnose until one of the candidates is chosen; the report lists them.
+    } else if (platform.length === 0) {
+        const where = d ? ` (${d.endpoint})` : "";
+        const others = d && d.otherStacks.length > 0 ? `; containers of other stacks are here: ${d.otherStacks.map((s) => `\`npm run doctor -- --stack ${s}\``).join(", ")}` : "";
+        const what = !d
+            ? `no container of stack "${input.stack}"${input.legacyProject ? ` or compose project "${input.legacyProject}"` : ""}`
+            : d.hostContainers === 0
+              ? `this Docker host${where} has no containers at all`
+              : input.legacyProject
+                ? `no container of stack "${input.stack}" or of compose project "${input.legacyProject}" (named by ${d.legacySource === "flag" ? "--legacy" : "cartie:legacyComposeProject"}) among the ${d.hostContainers} on this host${where}`
+                : `none of the ${d.hostContainers} container${d.hostContainers === 1 ? "" : "s"} on this host${where} is the platform: none labelled for stack "${input.stack}", no compose project that looks like it (services db/api/web/proxy with a Postgres image or a Prisma api)${input.containers.length === 0 ? `, nothing publishing port ${d.port}` : ""}`;
         add({
-            code: "CONTAINER_MISSING",
+            code: "PLATFORM_ABSENT",
             severity: "error",
-            role,
-            cause: `no ${role} container for stack "${input.stack}"${input.legacyProject ? ` or compose project "${input.legacyProject}"` : ""}`,
-            fix: "deploy the platform",
-            pulumiUp: `creates the ${role} container`,
+            role: "other",
+            cause: `the Cartie platform is not deployed here: ${what}${others}`,
+            fix: "restore it with `npm run restore` (or `npm run pulumi -- up`); if it runs on another host, point DOCKER_HOST there",
+            pulumiUp: "creates the network, the db on its volume, the migration, api, web and proxy",
+        });
+    } else {
+        const roles: Role[] = ["db", "api", "web", "proxy"];
+        for (const role of roles) {
+            if (byRole(role).some((c) => c.origin !== "port")) continue;
+            add({
+                code: "CONTAINER_MISSING",
+                severity: "error",
+                role,
+                cause: `no ${role} container for stack "${input.stack}"${input.legacyProject ? ` or compose project "${input.legacyProject}"` : ""}`,
+                fix: "deploy the platform",
+                pulumiUp: `creates the ${role} container`,
+            });
+        }
+    }
+    for (const c of input.containers.filter((x) => x.origin === "port")) {
+        add({
+            code: "PORT_TAKEN",
+            severity: "error",
+            role: "other",
+            container: c.name,
+            cause: `${c.name} (image ${c.image}) publishes port ${d?.port ?? "the platform's port"}, the platform's public port, and is not the platform: the proxy cannot start while it holds the port`,
+            fix: `stop it (\`docker stop ${c.name}\`) if it is a leftover, or set another port: \`npm run pulumi -- config set cartie:publicPort <port>\``,
+            pulumiUp: `fails creating the proxy with "port is already allocated" (it never stops a container it does not manage)`,
         });
     }
-    for (const c of input.containers) {
+    const isDown = (c: ContainerFacts): boolean => c.state !== "running" && c.state !== "restarting" && c.state !== "paused";
+    /** A stack container left from an earlier release while a healthy one of the same component runs (a deploy in progress, or its leftover). */
+    const supersededBy = (c: ContainerFacts): ContainerFacts | undefined =>
+        c.origin === "stack" && isDown(c) ? byRole(c.role).find((o) => o !== c && o.origin === "stack" && o.state === "running" && o.health !== "unhealthy") : undefined;
+    for (const c of platform) {
         if (c.role === "other") continue;
-        if (c.state !== "running" && c.state !== "restarting" && c.state !== "paused") {
-            const last = c.logLines[c.logLines.length - 1];
+        const newer = supersededBy(c);
+        if (newer) {
             add({
-                code: "CONTAINER_DOWN",
-                severity: "error",
+                code: "SUPERSEDED",
+                severity: "info",
                 role: c.role,
                 container: c.name,
-                cause: `${c.name} is ${c.state}${c.exitCode !== undefined ? ` (exit code ${c.exitCode})` : ""}`,
-                fix: `read \`docker logs ${c.name}\`; fix the cause named above, then \`pulumi up\``,
-                pulumiUp: `recreates ${c.name}`,
-                evidence: last ? short(last) : undefined,
+                cause: `${c.name} is ${c.state} while ${newer.name} serves the ${c.role}: an earlier release, replaced by a deploy`,
+                fix: "nothing while a deploy runs; if it stays after the deploy finished, `docker rm` it",
+                pulumiUp: "does not use it: the running release serves the component",
             });
         }
     }
@@ -344,36 +408,66 @@ export function classify(input: DoctorInput): Finding[] {
         });
     }
 
-    // 7. Symptoms: restart loop, unhealthy, proxy 502. They point at the cause found above.
-    const causeFor = (c: ContainerFacts): Finding | undefined => findings.find((f) => f.container === c.name && f.severity === "error");
-    for (const c of input.containers) {
-        if (c.state === "restarting" || c.restartCount >= RESTART_LOOP_THRESHOLD) {
-            const cause = causeFor(c);
-            const last = c.logLines[c.logLines.length - 1];
-            add({
-                code: "RESTART_LOOP",
-                severity: "error",
-                role: c.role,
-                container: c.name,
-                cause: `${c.name} is in a restart loop (${c.restartCount} restarts${c.exitCode !== undefined ? `, last exit code ${c.exitCode}` : ""})${cause ? `: because of ${cause.code} above` : ""}`,
-                fix: cause ? "fix the cause above; the loop stops by itself" : `read \`docker logs ${c.name}\`${last ? `; last line: ${short(last, 120)}` : ""}`,
-                pulumiUp: `replaces ${c.name} and waits for it to be healthy (the update fails if it is not)`,
-                evidence: last ? short(last) : undefined,
-            });
+    // 7. Symptoms: down, restart loop, unhealthy. A symptom with a cause found above is reported
+    // under that cause (its consequence, with the restart count), never as a second finding.
+    const causeFor = (c: ContainerFacts): Finding | undefined => {
+        const crash = lastCrash(logSigs.get(c.id) ?? []);
+        const fromCrash = crash && readAs.get(`${c.id}|${crash.code}`);
+        if (fromCrash) return fromCrash;
+        return sortFindings(findings.filter((f) => f.container === c.name && f.severity === "error"))[0];
+    };
+    const attach = (cause: Finding, q: Consequence): void => {
+        cause.consequences = [...(cause.consequences ?? []), q];
+    };
+    for (const c of platform) {
+        if (c.role === "other" || supersededBy(c)) continue;
+        const cause = causeFor(c);
+        const last = c.logLines[c.logLines.length - 1];
+        const looping = c.state === "restarting" || c.restartCount >= RESTART_LOOP_THRESHOLD;
+        if (looping) {
+            const text = `${c.name} ${c.state === "restarting" ? "restarts in a loop" : `has restarted in a loop and is ${c.state}`}: ${c.restartCount} restart${c.restartCount === 1 ? "" : "s"}${c.exitCode !== undefined ? `, last exit code ${c.exitCode}` : ""}`;
+            if (cause) attach(cause, { code: "RESTART_LOOP", container: c.name, text, restartCount: c.restartCount, exitCode: c.exitCode });
+            else
+                add({
+                    code: "RESTART_LOOP",
+                    severity: "error",
+                    role: c.role,
+                    container: c.name,
+                    cause: text,
+                    fix: `read \`docker logs ${c.name}\`${last ? `; last line: ${short(last, 120)}` : ""}`,
+                    pulumiUp: `replaces ${c.name} and waits for it to be healthy (the update fails if it is not)`,
+                    evidence: last ? short(last) : undefined,
+                });
+        } else if (isDown(c)) {
+            const text = `${c.name} is ${c.state}${c.exitCode !== undefined ? ` (exit code ${c.exitCode})` : ""}`;
+            if (cause) attach(cause, { code: "CONTAINER_DOWN", container: c.name, text, exitCode: c.exitCode });
+            else
+                add({
+                    code: "CONTAINER_DOWN",
+                    severity: "error",
+                    role: c.role,
+                    container: c.name,
+                    cause: text,
+                    fix: `read \`docker logs ${c.name}\`, fix what it names, then \`pulumi up\``,
+                    pulumiUp: `recreates ${c.name}`,
+                    evidence: last ? short(last) : undefined,
+                });
         }
         if (c.health === "unhealthy") {
-            const cause = causeFor(c);
             const probe = c.healthLog[c.healthLog.length - 1];
-            add({
-                code: "UNHEALTHY",
-                severity: "error",
-                role: c.role,
-                container: c.name,
-                cause: `${c.name} is unhealthy${cause ? ` because of ${cause.code} above` : ""}${probe ? `; last healthcheck: ${short(probe, 160)}` : ""}`,
-                fix: cause ? "fix the cause above" : `run the healthcheck by hand (\`docker inspect ${c.name}\` shows it) and read \`docker logs ${c.name}\``,
-                pulumiUp: `replaces ${c.name} only when its image or settings change, and waits for it to be healthy`,
-                evidence: probe ? short(probe) : undefined,
-            });
+            const text = `${c.name} is unhealthy${probe ? `; last healthcheck: ${short(probe, 160)}` : ""}`;
+            if (cause) attach(cause, { code: "UNHEALTHY", container: c.name, text });
+            else
+                add({
+                    code: "UNHEALTHY",
+                    severity: "error",
+                    role: c.role,
+                    container: c.name,
+                    cause: text,
+                    fix: `run the healthcheck by hand (\`docker inspect ${c.name}\` shows it) and read \`docker logs ${c.name}\``,
+                    pulumiUp: `replaces ${c.name} only when its image or settings change, and waits for it to be healthy`,
+                    evidence: probe ? short(probe) : undefined,
+                });
         }
     }
     for (const c of byRole("proxy")) {
@@ -383,7 +477,8 @@ export function classify(input: DoctorInput): Finding[] {
         const logged502 = sig(c, "HTTP_502");
         if (!probe && !noHost && !refused && !logged502) continue;
         const upstream = noHost?.detail[0] ?? refused?.detail[0];
-        const upstreamRole: Role | undefined = upstream && /^(api|web|db)$/.test(upstream) ? (upstream as Role) : undefined;
+        // The upstream is an alias (api, web) or, since releases get their own containers, a container name.
+        const upstreamRole: Role | undefined = upstream && /^(api|web|db)$/.test(upstream) ? (upstream as Role) : platform.find((x) => x.name === upstream)?.role;
         const upstreamDown = upstreamRole ? findings.find((f) => f.role === upstreamRole && f.severity === "error") : byRole("api").length === 0 || byRole("api").some((a) => a.state !== "running") ? findings.find((f) => f.role === "api" && f.severity === "error") : undefined;
         const why = noHost
             ? `its upstream "${noHost.detail[0]}" does not resolve (no such container on the proxy's network)`
@@ -425,10 +520,16 @@ export function sortFindings(findings: Finding[]): Finding[] {
 /** The whole report: healthy only when there is no error. */
 export function diagnose(input: DoctorInput): DoctorReport {
     const findings = classify(input);
+    const d = input.discovery;
+    const choose = d && !input.legacyProject && d.candidates.length > 1 ? d.candidates.map((c) => ({ project: c.project, command: chooseCommand(input.stack, c.project), signals: c.signals })) : undefined;
     return {
+        schemaVersion: DOCTOR_SCHEMA_VERSION,
         stack: input.stack,
         legacyProject: input.legacyProject,
-        healthy: !findings.some((f) => f.severity === "error"),
+        discovery: d,
+        choose,
+        // With nothing but candidates to choose from, nothing was diagnosed: not healthy.
+        healthy: !findings.some((f) => f.severity === "error") && !(choose !== undefined && input.containers.length === 0),
         containers: input.containers,
         findings,
         migrations: summarizeMigrations(input),

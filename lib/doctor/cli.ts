@@ -4,9 +4,12 @@ import { DoctorInputError } from "./errors";
 import { renderJson, renderText } from "./render";
 import { DoctorOptions, runDoctor } from "./run";
 
-export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--json] [--tail N] [--logs N] [--no-db] [--cwd DIR]
+export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--only-stack] [--json] [--tail N] [--logs N] [--no-db] [--cwd DIR]
   Reads the Docker host (DOCKER_HOST is honoured) and says what is wrong and what \`pulumi up\` does about it.
-  Never changes anything. Exit 0 healthy, 1 unhealthy, 2 bad input.`;
+  With no --legacy it looks at the whole host: the stack's containers, a compose project that looks like the platform,
+  and whatever publishes the platform's port; --only-stack looks at the stack's (and a named project's) containers only.
+  Never changes anything.
+  Exit 0 healthy, 1 unhealthy, 2 bad input (also: several compose projects look like the platform; it lists how to choose).`;
 
 export interface CliArgs extends DoctorOptions {
     json: boolean;
@@ -43,6 +46,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         logLines: v.logs === undefined ? 5 : count(v.logs, "--logs"),
         json: v.json ?? false,
         noDb: v["no-db"],
+        onlyStack: v["only-stack"],
         help: v.help ?? false,
     };
     if (!/^[A-Za-z0-9_.-]+$/.test(args.stack)) throw new DoctorInputError(`"${args.stack}" is not a stack name`);
@@ -58,6 +62,7 @@ function parseCli(argv: string[]) {
         options: {
             json: { type: "boolean" },
             "no-db": { type: "boolean" },
+            "only-stack": { type: "boolean" },
             help: { type: "boolean", short: "h" },
             stack: { type: "string", short: "s" },
             legacy: { type: "string" },
@@ -80,6 +85,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         }
         const report = await runDoctor(args);
         out(`${args.json ? renderJson(report) : renderText(report, { logLines: args.logLines })}\n`);
+        // Several candidates and nothing else to look at: the user has to choose (the output says how).
+        if (report.choose && report.containers.length === 0) return 2;
         return report.healthy ? 0 : 1;
     } catch (e) {
         if (e instanceof DoctorInputError) {

@@ -8,13 +8,11 @@ import { LABELS } from "../labels";
 import { DB_NAME, DB_USER, looksSecretName, maskSecrets } from "../env";
 import { readDatabaseState } from "../migrationRun";
 import { dockerMigrationTarget } from "../dockerMigrationTarget";
-import { ContainerFacts, DbFacts, ProbeResult, Role, WebBundleFacts } from "./types";
+import { ContainerFacts, DbFacts, ProbeResult, WebBundleFacts } from "./types";
+import { HostContainer, Located } from "./discover";
 import { DoctorInputError } from "./errors";
 import * as tar from "tar-stream";
 import { localProxyUrl } from "../verify";
-
-export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
-export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
 
 /** Where dockerode connects, for messages. */
 export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): string {
@@ -65,46 +63,31 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     });
 }
 
-/** A compose service name → the platform role it plays. */
-export function roleOfService(service: string): Role {
-    const s = service.toLowerCase();
-    if (/^(db|postgres|postgresql|database)$/.test(s)) return "db";
-    if (/^(api|backend|server)$/.test(s)) return "api";
-    if (/^(web|frontend|spa|ui)$/.test(s)) return "web";
-    if (/^(proxy|caddy|gateway)$/.test(s)) return "proxy";
-    return "other";
-}
-
-/** `infra2-api-1` / `infra2_api_1` → `api` for project `infra2`. */
-export function legacyService(name: string, project: string): string | undefined {
-    const esc = project.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    return new RegExp(`^/?${esc}[-_]([a-z0-9][a-z0-9_.-]*?)[-_]\\d+$`, "i").exec(name)?.[1];
-}
-
-export interface Located {
-    id: string;
-    name: string;
-    role: Role;
-    origin: "stack" | "legacy";
-}
-
-/** The stack's containers by label; the legacy compose project's by label or by name. */
-export async function locateContainers(docker: Docker, project: string, stack: string, legacy?: string): Promise<Located[]> {
+/** Every container on the host (`docker ps -a`), with what discovery needs. */
+export async function listHost(docker: Docker): Promise<HostContainer[]> {
     const all = await docker.listContainers({ all: true });
-    const out: Located[] = [];
-    for (const c of all) {
-        const labels = c.Labels ?? {};
-        const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
-        if (labels[LABELS.stack] === stack && (labels[LABELS.project] ?? project) === project) {
-            const comp = labels[LABELS.component];
-            out.push({ id: c.Id, name, role: comp === "db" || comp === "api" || comp === "web" || comp === "proxy" ? comp : "other", origin: "stack" });
-            continue;
-        }
-        if (!legacy) continue;
-        const service = labels[COMPOSE_PROJECT_LABEL] === legacy ? labels[COMPOSE_SERVICE_LABEL] ?? legacyService(name, legacy) : legacyService(name, legacy);
-        if (service !== undefined) out.push({ id: c.Id, name, role: roleOfService(service), origin: "legacy" });
+    return all.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+        image: c.Image,
+        state: c.State,
+        labels: c.Labels ?? {},
+        publishedPorts: [...new Set((c.Ports ?? []).filter((p) => p.PublicPort !== undefined && p.Type === "tcp").map((p) => p.PublicPort))],
+    }));
+}
+
+/** Whether a container runs Prisma: a `PRISMA_*` variable (its image's own ENV counts), or Prisma in its last log lines. */
+export async function runsPrisma(docker: Docker, id: string): Promise<boolean> {
+    const container = docker.getContainer(id);
+    try {
+        const info = await container.inspect();
+        if ((info.Config.Env ?? []).some((kv) => /^PRISMA_/.test(kv))) return true;
+        const buf = await container.logs({ stdout: true, stderr: true, tail: 50, timestamps: false, follow: false });
+        return /prisma|\bP[1-3]\d{3}\b/i.test(info.Config.Tty ? buf.toString("utf8") : demuxLogs(buf));
+    } catch {
+        // Gone between the list and now: it is not looked at anyway.
+        return false;
     }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Splits Docker's multiplexed log stream (8-byte frame headers) into text; a TTY stream is plain. */

@@ -27,11 +27,41 @@ function stateColumn(c: ContainerFacts): string {
     return c.state;
 }
 
+/** The first line: what was looked at, and how the compose project was chosen. */
+export function renderHeader(report: DoctorReport): string {
+    const d = report.discovery;
+    const p = report.legacyProject;
+    let legacy = "";
+    if (p) {
+        if (d?.legacySource === "discovered") {
+            const signals = d.candidates.find((c) => c.project === p)?.signals ?? [];
+            legacy = ` + compose project "${p}", found on this host (${signals.join("; ")}); nobody named it: pass --legacy ${p} or set cartie:legacyComposeProject to make that explicit`;
+        } else if (d?.legacySource === "config") legacy = ` + compose project "${p}" (cartie:legacyComposeProject)`;
+        else legacy = ` + compose project "${p}" (--legacy)`;
+    }
+    return `Cartie doctor: stack "${report.stack}"${legacy}`;
+}
+
 export function renderText(report: DoctorReport, opts: { logLines?: number } = {}): string {
     const logLines = opts.logLines ?? 5;
     const out: string[] = [];
-    const scope = `stack "${report.stack}"${report.legacyProject ? ` + compose project "${report.legacyProject}"` : ""}`;
-    out.push(`Cartie doctor: ${scope}`);
+    if (report.choose) {
+        const stackPart = report.containers.some((c) => c.origin === "stack") ? "" : `no container of stack "${report.stack}"; `;
+        out.push(`Cartie doctor: ${stackPart}${report.choose.length} compose projects on this host look like the platform. Choose one:`);
+        for (const c of report.choose) out.push(`  ${c.command}    # ${c.signals.join("; ")}`);
+        out.push(`  (or name it for good: npm run pulumi -- config set cartie:legacyComposeProject <project>)`);
+        if (report.containers.length === 0) return out.join("\n");
+        out.push("");
+    }
+    // Nothing of the platform and nothing in its way: the whole answer is one line (config problems
+    // only named in it: `npm run restore` generates missing secrets, --json has them in full).
+    const absent = report.findings.find((f) => f.code === "PLATFORM_ABSENT");
+    const config = report.findings.filter((f) => f.code === "CONFIG_INVALID");
+    if (absent && report.containers.length === 0 && report.findings.length === 1 + config.length) {
+        const keys = config.map((f) => f.cause.split(" ")[0]);
+        return `Cartie doctor: ${absent.cause}. Fix: ${absent.fix}.${keys.length > 0 ? ` Config problems \`pulumi up\` would stop at: ${keys.join(", ")} (see --json).` : ""}`;
+    }
+    out.push(renderHeader(report));
     out.push("");
     if (report.containers.length === 0) out.push("No containers found.");
     else {
@@ -51,6 +81,8 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
             out.push(`    fix:       ${f.fix}`);
             out.push(`    pulumi up: ${f.pulumiUp}`);
             if (f.evidence) out.push(`    evidence:  ${f.evidence}`);
+            if (f.reading) out.push(`    reading:   ${f.reading}`);
+            for (const q of f.consequences ?? []) out.push(`    effect:    ${q.text}`);
         });
     }
     const m = report.migrations;
@@ -86,6 +118,7 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
     return out.join("\n");
 }
 
+/** The report as JSON: `schemaVersion` says which shape; finding codes are stable. */
 export function renderJson(report: DoctorReport): string {
     return JSON.stringify(report, null, 2);
 }

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { DEFAULTS } from "../config";
 import { HEALTH_PATH } from "../env";
 import { diagnose } from "./classify";
-import { connectDocker, locateContainers, probeProxy, readContainer, readDb, readWebBundle } from "./dockerReader";
+import { apiLikeComposeContainers, discover } from "./discover";
+import { connectDocker, dockerEndpoint, listHost, probeProxy, readContainer, readDb, readWebBundle, runsPrisma } from "./dockerReader";
 import { DoctorInputError } from "./errors";
 import { computeExpected, loadDoctorConfig } from "./source";
 import { ContainerFacts, DbFacts, DoctorReport, ProbeResult, WebBundleFacts } from "./types";
@@ -11,22 +12,37 @@ import { ContainerFacts, DbFacts, DoctorReport, ProbeResult, WebBundleFacts } fr
 export interface DoctorOptions {
     projectDir: string;
     stack: string;
-    /** Legacy compose project to look at (else `cartie:legacyComposeProject`). */
+    /** Legacy compose project to look at (else `cartie:legacyComposeProject`, else the one found on the host). */
     legacy?: string;
     /** `cartie:key=value` overrides of the stack config. */
     overrides: Record<string, string>;
     /** Log lines read per container. */
     tail: number;
+    /** Only the stack's containers (and --legacy's or the config's project): no look at the rest of the host. */
+    onlyStack?: boolean;
     /** Skip the database inspection. */
     noDb?: boolean;
 }
 
 export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     const conf = loadDoctorConfig(path.resolve(o.projectDir), o.stack, o.overrides);
-    const legacy = o.legacy ?? conf.cfg?.legacyComposeProject;
     const docker = await connectDocker();
-    const located = await locateContainers(docker, conf.project, o.stack, legacy);
-    if (!conf.stackFileExists && located.length === 0) {
+    const host = await listHost(docker);
+    const prismaFlags = await Promise.all(apiLikeComposeContainers(o.onlyStack ? [] : host).map(async (c) => ((await runsPrisma(docker, c.id)) ? c.id : undefined)));
+    const port = conf.cfg?.publicPort ?? DEFAULTS.publicPort;
+    const found = discover({
+        containers: host,
+        project: conf.project,
+        stack: o.stack,
+        port,
+        legacyFlag: o.legacy,
+        legacyConfig: conf.cfg?.legacyComposeProject,
+        onlyNamed: o.onlyStack,
+        prismaContainers: new Set(prismaFlags.filter((id): id is string => id !== undefined)),
+    });
+    const legacy = found.legacyProject;
+    const located = found.located;
+    if (!conf.stackFileExists && located.length === 0 && found.candidates.length === 0) {
         throw new DoctorInputError(
             `no such stack "${o.stack}": no Pulumi.${o.stack}.yaml in ${path.resolve(o.projectDir)} and no container labelled io.cartie.platform.stack=${o.stack}${legacy ? ` or in compose project "${legacy}"` : ""}`,
         );
@@ -61,5 +77,6 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     ]);
     if (o.noDb) notes.push("database not inspected (--no-db)");
 
-    return diagnose({ stack: o.stack, legacyProject: legacy, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
+    const discovery = { legacySource: found.legacySource, candidates: found.candidates, otherStacks: found.otherStacks, hostContainers: found.hostContainers, port, endpoint: dockerEndpoint() };
+    return diagnose({ stack: o.stack, legacyProject: legacy, discovery, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
 }

@@ -9,8 +9,8 @@ export interface ContainerFacts {
     id: string;
     name: string;
     role: Role;
-    /** `stack`: labelled by this program; `legacy`: a compose project such as `infra2`. */
-    origin: "stack" | "legacy";
+    /** `stack`: labelled by this program; `legacy`: a compose project such as `infra2`; `port`: not the platform, but publishing its port. */
+    origin: "stack" | "legacy" | "port";
     image: string;
     /** Docker's state: running, restarting, exited, created, paused, dead. */
     state: string;
@@ -67,9 +67,34 @@ export interface DbFacts {
     error?: string;
 }
 
+/** A compose project that looks like the platform, and why. */
+export interface Candidate {
+    project: string;
+    containers: string[];
+    /** e.g. `services db, api, web`, `a Postgres image (postgres:15)`, `a Prisma api (x-api-1)`. */
+    signals: string[];
+}
+
+/** How the doctor chose what to look at. */
+export interface DiscoveryFacts {
+    /** Where the compose project came from: `--legacy`, `cartie:legacyComposeProject`, found on the host, or none. */
+    legacySource: "flag" | "config" | "discovered" | "none";
+    /** Compose projects that look like the platform. */
+    candidates: Candidate[];
+    /** Other stacks of this program with containers on the host. */
+    otherStacks: string[];
+    /** Containers on the host in total. */
+    hostContainers: number;
+    /** The platform's public port (cartie:publicPort). */
+    port: number;
+    /** Where the Docker daemon was reached (DOCKER_HOST or the default socket). */
+    endpoint: string;
+}
+
 export interface DoctorInput {
     stack: string;
     legacyProject?: string;
+    discovery?: DiscoveryFacts;
     containers: ContainerFacts[];
     expected: Expected;
     db?: DbFacts;
@@ -98,7 +123,20 @@ export type FindingCode =
     | "WEB_API_BASE_MISMATCH"
     | "RESTART_LOOP"
     | "UNHEALTHY"
-    | "PROXY_502";
+    | "PROXY_502"
+    | "PLATFORM_ABSENT"
+    | "PORT_TAKEN"
+    | "SUPERSEDED";
+
+/** A symptom reported under its cause rather than as a finding of its own. */
+export interface Consequence {
+    code: "RESTART_LOOP" | "CONTAINER_DOWN" | "UNHEALTHY";
+    container: string;
+    /** One line, e.g. `infra2-api-1 restarts in a loop: 14 restarts, last exit code 1`. */
+    text: string;
+    restartCount?: number;
+    exitCode?: number;
+}
 
 export interface Finding {
     code: FindingCode;
@@ -114,6 +152,10 @@ export interface Finding {
     pulumiUp: string;
     /** The log line or fact that shows it (masked). */
     evidence?: string;
+    /** When two readings of the evidence were possible: which one this is and why. */
+    reading?: string;
+    /** What this cause leads to (the restart loop, with its count). */
+    consequences?: Consequence[];
 }
 
 export interface MigrationSummary {
@@ -125,9 +167,16 @@ export interface MigrationSummary {
     appTables: string[];
 }
 
+/** Bumped whenever a field of the JSON output changes meaning or disappears. */
+export const DOCTOR_SCHEMA_VERSION = 2;
+
 export interface DoctorReport {
+    schemaVersion: typeof DOCTOR_SCHEMA_VERSION;
     stack: string;
     legacyProject?: string;
+    discovery?: DiscoveryFacts;
+    /** Several compose projects look like the platform and none was named: the commands to choose one. */
+    choose?: { project: string; command: string; signals: string[] }[];
     healthy: boolean;
     containers: ContainerFacts[];
     findings: Finding[];

@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
-import { classify, diagnose, scanLogLines } from "../../lib/doctor/classify";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { classify, diagnose } from "../../lib/doctor/classify";
+import { scanLogLines } from "../../lib/doctor/signatures";
 import { ContainerFacts, DoctorInput, FindingCode } from "../../lib/doctor/types";
 
 // Recorded lines, as the incident's containers printed them.
@@ -120,12 +123,14 @@ describe("doctor classifier", () => {
             ),
         };
         const findings = classify(input);
-        assert.deepEqual(findings.map((f) => f.code), ["STALE_IMAGE", "RESTART_LOOP"]);
+        assert.deepEqual(findings.map((f) => f.code), ["STALE_IMAGE"]);
         assert.equal(findings[0].severity, "error");
-        assert.match(findings[0].cause, /infra2-api-1 runs image infra2-api, which was not built from the current source/);
+        assert.match(findings[0].cause, /infra2-api-1 runs image infra2-api, not built from the current source by this program/);
         assert.match(findings[0].cause, /expects table "User", which the current schema does not have/);
         assert.match(findings[0].pulumiUp, new RegExp(API_TAG));
-        assert.match(findings[1].cause, /restart loop \(14 restarts, last exit code 1\): because of STALE_IMAGE above/);
+        assert.deepEqual(findings[0].consequences, [
+            { code: "RESTART_LOOP", container: "infra2-api-1", text: "infra2-api-1 restarts in a loop: 14 restarts, last exit code 1", restartCount: 14, exitCode: 1 },
+        ]);
     });
 
     it("a content tag other than the current source's is a stale image even without errors", () => {
@@ -142,8 +147,9 @@ describe("doctor classifier", () => {
 
     it("missing variable from the api's own line names it and the config key that supplies it", () => {
         const f = classify(withContainer(healthyInput(), "cartie-dev-api", { state: "restarting", restartCount: 5, exitCode: 1, logLines: [MISSING_LINE], envNames: ["DATABASE_URL"] }));
-        assert.deepEqual(f.map((x) => x.code), ["MISSING_ENV", "RESTART_LOOP"]);
+        assert.deepEqual(f.map((x) => x.code), ["MISSING_ENV"]);
         assert.match(f[0].cause, /SEED_SUPERADMIN_PASSWORD/);
+        assert.equal(f[0].consequences?.[0].restartCount, 5);
         assert.match(f[0].fix, /pulumi config set --secret cartie:seedSuperadminPassword/);
     });
 
@@ -288,10 +294,68 @@ describe("doctor classifier", () => {
         assert.deepEqual(order.slice(0, 3), ["STALE_IMAGE:infra2-api-1", "STALE_IMAGE:infra2-web-1", "MISSING_ENV:infra2-api-1"]);
         const idx = (code: FindingCode): number => report.findings.findIndex((f) => f.code === code);
         assert.ok(idx("MISSING_ENV") < idx("BASELINE_NEEDED"));
-        assert.ok(idx("BASELINE_NEEDED") < idx("RESTART_LOOP"));
+        // The loop is the consequence of what the api last died of (P2021), not a finding of its own.
+        assert.equal(idx("RESTART_LOOP"), -1);
+        assert.equal(report.findings[0].consequences?.[0].restartCount, 37);
+        assert.equal(report.findings.find((f) => f.code === "WEB_API_BASE_MISMATCH")?.consequences?.[0].code, "UNHEALTHY");
         assert.ok(report.findings.some((f) => f.code === "CONTAINER_MISSING" && f.role === "proxy"));
         assert.equal(report.findings.find((f) => f.container === "infra2-api-1")?.severity, "error");
         // the legacy web image without P2021 is unverifiable, a warning
         assert.equal(report.findings[1].severity, "warn");
+    });
+});
+
+describe("doctor classifier: one cause, one finding, on captured Prisma output", () => {
+    const dir = path.join(__dirname, "fixtures/prisma-6.19");
+    const fixtures = fs.readdirSync(dir).filter((f) => f.startsWith("p2021-"));
+    const lines = (f: string): string[] => fs.readFileSync(path.join(dir, f), "utf8").split(/\r?\n/).filter((l) => l.trim() !== "");
+
+    for (const f of fixtures) {
+        for (const image of ["legacy", "stale tag", "current tag"] as const) {
+            it(`${f}, ${image} image: exactly one finding for the crash, the loop as its effect, no "?"`, () => {
+                const patch: Partial<ContainerFacts> = {
+                    state: "restarting",
+                    health: undefined,
+                    restartCount: 6,
+                    exitCode: 1,
+                    logLines: lines(f),
+                    origin: image === "legacy" ? "legacy" : "stack",
+                    contentTag: image === "legacy" ? undefined : image === "stale tag" ? "aaaaaaaaaaaaaaaa" : API_TAG,
+                };
+                const findings = classify(withContainer(healthyInput(), "cartie-dev-api", patch)).filter((x) => x.container === "cartie-dev-api");
+                const crash = findings.filter((x) => x.evidence && /does not exist in the current database/.test(x.evidence));
+                assert.equal(crash.length, 1, JSON.stringify(findings, null, 1));
+                const expected = f.includes("stale") ? "STALE_IMAGE" : "TABLE_MISSING";
+                assert.equal(crash[0].code, expected);
+                assert.equal(crash[0].consequences?.[0].restartCount, 6);
+                assert.ok(!findings.some((x) => x.code === "RESTART_LOOP"));
+                assert.ok(findings.every((x) => !/"\?"|`\?`/.test(x.cause)));
+                const evidence = findings.map((x) => x.evidence).filter(Boolean);
+                assert.equal(new Set(evidence).size, evidence.length, "no evidence twice");
+            });
+        }
+    }
+
+    it("the issue's case: a P2021 whose table cannot be read, in a legacy image: one finding that says which reading and why", () => {
+        const input = withContainer(healthyInput(), "cartie-dev-api", { origin: "legacy", contentTag: undefined, state: "restarting", restartCount: 4, exitCode: 1, logLines: ["Error: P2021 (table missing)"] });
+        const f = classify(input);
+        assert.deepEqual(f.map((x) => x.code), ["STALE_IMAGE"]);
+        assert.match(f[0].cause, /the table's name could not be read from the log/);
+        assert.match(f[0].reading ?? "", /could not be read, so the image that was not built from the current source is taken as the cause/);
+        assert.ok(!JSON.stringify(f).includes('"?"') && !JSON.stringify(f).includes("`?`"));
+    });
+
+    it("an unreadable table in an image built from the current source: the database is behind", () => {
+        const f = classify(withContainer(healthyInput(), "cartie-dev-api", { logLines: ["  code: 'P2021',"] }));
+        assert.deepEqual(f.map((x) => x.code), ["TABLE_MISSING"]);
+        assert.match(f[0].reading ?? "", /built from the current source/);
+    });
+
+    it("a stopped release next to a healthy one of the same component is SUPERSEDED, not down", () => {
+        const input = healthyInput();
+        input.containers.push({ ...input.containers[1], id: "old", name: "cartie-dev-api-0ld0000", state: "exited", exitCode: 0, health: undefined });
+        const f = classify(input);
+        assert.deepEqual(f.map((x) => `${x.code}:${x.severity}`), ["SUPERSEDED:info"]);
+        assert.equal(diagnose(input).healthy, true);
     });
 });

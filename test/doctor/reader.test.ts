@@ -1,10 +1,12 @@
 import * as assert from "node:assert/strict";
 import * as tar from "tar-stream";
-import { demuxLogs, legacyService, publishedUrls, roleOfService, secretValuesOf, tagOfImage, untar, urlsInBundle } from "../../lib/doctor/dockerReader";
+import { demuxLogs, publishedUrls, secretValuesOf, tagOfImage, untar, urlsInBundle } from "../../lib/doctor/dockerReader";
+import { legacyService, roleOfService } from "../../lib/doctor/discover";
 import { parseDotEnv, parseStackFile, schemaTables } from "../../lib/doctor/source";
 import { parseArgs } from "../../lib/doctor/cli";
 import { renderText } from "../../lib/doctor/render";
 import { DoctorInputError } from "../../lib/doctor/errors";
+import { DOCTOR_SCHEMA_VERSION } from "../../lib/doctor/types";
 import type Docker from "dockerode";
 
 function frame(stream: number, text: string): Buffer {
@@ -83,6 +85,8 @@ describe("doctor source and CLI", () => {
         assert.equal(a.tail, 20);
         assert.deepEqual(a.overrides, { "cartie:apiBaseUrl": "http://x/api" });
         assert.equal(parseArgs([], { PULUMI_STACK: "staging" }).stack, "staging");
+        assert.equal(parseArgs(["--only-stack"], {}).onlyStack, true);
+        assert.equal(parseArgs([], {}).onlyStack, undefined);
         assert.throws(() => parseArgs(["--bogus"], {}), DoctorInputError);
         assert.throws(() => parseArgs(["--stack"], {}), DoctorInputError);
         assert.throws(() => parseArgs(["--tail", "x"], {}), DoctorInputError);
@@ -90,6 +94,7 @@ describe("doctor source and CLI", () => {
 
     it("renders a table, numbered findings and the verdict", () => {
         const text = renderText({
+            schemaVersion: DOCTOR_SCHEMA_VERSION,
             stack: "dev",
             healthy: false,
             containers: [

@@ -113,9 +113,10 @@ describe("doctor on a real Docker host", function () {
         });
 
         it("sees the restart loop, the unhealthy web and the web bundle built for another API URL", function () {
-            const codes = result.report?.findings.map((f) => `${f.code}:${f.container ?? f.role}`) ?? [];
-            assert.ok(codes.includes(`RESTART_LOOP:${LEGACY}-api-1`), codes.join("\n"));
-            assert.ok(codes.includes(`UNHEALTHY:${LEGACY}-web-1`), codes.join("\n"));
+            // Symptoms are reported under their cause (one cause, one finding), with the restart count.
+            const effects = result.report?.findings.flatMap((f) => (f.consequences ?? []).map((q) => `${q.code}:${q.container}<-${f.code}`)) ?? [];
+            assert.ok(effects.includes(`RESTART_LOOP:${LEGACY}-api-1<-STALE_IMAGE`), effects.join("\n"));
+            assert.ok(effects.includes(`UNHEALTHY:${LEGACY}-web-1<-WEB_API_BASE_MISMATCH`), effects.join("\n"));
             const mismatch = result.report?.findings.find((f) => f.code === "WEB_API_BASE_MISMATCH");
             assert.match(mismatch?.cause ?? "", /VITE_API_BASE_URL=http:\/\/localhost:3000\/api, but config says http:\/\/localhost:8082\/api/);
             const api = result.report?.containers.find((c) => c.name === `${LEGACY}-api-1`);
@@ -143,7 +144,7 @@ describe("doctor on a real Docker host", function () {
             "echo 'cartie-api: missing required environment variables: JWT_SECRET, SEED_SUPERADMIN_EMAIL, SEED_SUPERADMIN_PASSWORD' >&2; exit 1",
         ]);
         await waitFor("the api to fail", () => inspectState(`cartie-${stack}-api-${id}`).restartCount >= 1);
-        const r = await doctor(["--stack", stack, "--json", "--no-db", ...SECRET_FLAGS]);
+        const r = await doctor(["--stack", stack, "--only-stack", "--json", "--no-db", ...SECRET_FLAGS]);
         assert.equal(r.code, 1);
         const missing = r.report?.findings.find((f) => f.code === "MISSING_ENV");
         assert.match(missing?.cause ?? "", /JWT_SECRET, SEED_SUPERADMIN_EMAIL, SEED_SUPERADMIN_PASSWORD/);
@@ -157,7 +158,7 @@ describe("doctor on a real Docker host", function () {
         created.run(`cartie-${stack}-proxy-${id}`, [...stackLabels(stack, "proxy"), "-p", "127.0.0.1::80", "-e", `SCRIPT=${respond}`], installScript("/bin/respond", `echo '${CADDY_502}'; exec nc -ll -p 80 -e /bin/respond`));
         await waitFor("the proxy to listen", () => inspectState(`cartie-${stack}-proxy-${id}`).state.Status === "running");
         await new Promise((r) => setTimeout(r, 500));
-        const r = await doctor(["--stack", stack, "--json", ...SECRET_FLAGS]);
+        const r = await doctor(["--stack", stack, "--only-stack", "--json", ...SECRET_FLAGS]);
         assert.equal(r.code, 1);
         const p502 = r.report?.findings.find((f) => f.code === "PROXY_502");
         assert.ok(p502, JSON.stringify(r.report?.findings, null, 1));
@@ -194,12 +195,12 @@ describe("doctor on a real Docker host", function () {
         ]);
         created.run(n("proxy"), [...stackLabels(stack, "proxy"), ...healthy, "-p", "127.0.0.1::80"], ["sh", "-c", "mkdir -p /www/api && echo ok > /www/index.html && echo ok > /www/api/health && exec httpd -f -p 80 -h /www"]);
         await waitFor("all four to be healthy", () => ["db", "api", "web", "proxy"].every((c) => inspectState(n(c)).state.Health?.Status === "healthy"));
-        const r = await doctor(["--stack", stack, "--json", ...SECRET_FLAGS]);
+        const r = await doctor(["--stack", stack, "--only-stack", "--json", ...SECRET_FLAGS]);
         assert.deepEqual(r.report?.findings, [], JSON.stringify(r.report?.findings, null, 1));
         assert.equal(r.code, 0);
         assert.deepEqual(r.report?.migrations?.applied, ["v41_baseline", "v42_add_sessions"]);
         assert.ok(r.report?.probes.every((p) => p.status === 200), JSON.stringify(r.report?.probes));
-        const text = await doctor(["--stack", stack, ...SECRET_FLAGS]);
+        const text = await doctor(["--stack", stack, "--only-stack", ...SECRET_FLAGS]);
         assert.equal(text.code, 0);
         assert.match(text.out, /\nHEALTHY\n?$/);
         assert.ok(!text.out.includes(SECRETS.seedSuperadminPassword));
@@ -229,7 +230,7 @@ describe("doctor on a real Docker host", function () {
         });
 
         it("no such stack", function () {
-            const r = runCli(["--stack", `nosuch${id}`], {});
+            const r = runCli(["--stack", `nosuch${id}`, "--only-stack"], {});
             assert.equal(r.code, 2);
             assert.equal(r.stderr.trim(), `doctor: no such stack "nosuch${id}": no Pulumi.nosuch${id}.yaml in ${PROJECT_DIR} and no container labelled io.cartie.platform.stack=nosuch${id}`);
         });
