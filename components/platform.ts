@@ -62,6 +62,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
                     postgresImage: cfg.postgresImage,
                     publicPort: cfg.publicPort,
                     postgresPassword: pulumi.secret(cfg.secrets.postgresPassword),
+                    backupDir: cfg.backup.dir,
                 },
                 { parent: this },
             );
@@ -96,6 +97,8 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 dbContainerName: this.database.containerName,
                 dbContainerId: this.database.container.id,
                 databaseUrl: pulumi.secret(databaseUrl(cfg.secrets.postgresPassword)),
+                backup: cfg.backup,
+                backupProject: p,
             },
             { parent: this, dependsOn: [this.database] },
         );

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { BACKUP_DEFAULTS } from "../lib/backup/settings";
 import { TAKEOVER_STEPS, TakeoverStep, takeoverCommand } from "../lib/takeover/types";
 
 export interface TakeoverArgs {
@@ -16,8 +17,6 @@ export interface TakeoverArgs {
     backupDir?: string;
 }
 
-export const BACKUP_DIR = "backups";
-
 /** The environment of every step, as plain values (the component wraps the password as a secret). */
 export function takeoverEnvironment(args: Omit<TakeoverArgs, "postgresPassword"> & { postgresPassword: string }): Record<string, string> {
     return {
@@ -25,7 +24,7 @@ export function takeoverEnvironment(args: Omit<TakeoverArgs, "postgresPassword">
         CARTIE_DATA_VOLUME: args.dataVolume,
         CARTIE_POSTGRES_IMAGE: args.postgresImage,
         CARTIE_PUBLIC_PORT: String(args.publicPort),
-        CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DIR,
+        CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DEFAULTS.dir,
         CARTIE_POSTGRES_PASSWORD: args.postgresPassword,
     };
 }

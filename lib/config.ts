@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
+import { BACKUP_DEFAULTS, BackupSettings, parseSwitch, retentionProblem } from "./backup/settings";
 
 /**
  * The config contract of the `cartie` namespace, as plain data. Everything here is pure: the
@@ -35,6 +36,8 @@ export interface PlatformConfig {
     legacyComposeProject?: string;
     /** Name of the Docker volume holding Postgres's data. */
     dataVolume: string;
+    /** Where backups go, how many pre-migration ones are kept, and whether a migration takes one first. */
+    backup: BackupSettings;
     /** Prefix of every Docker object name (`cartie-dev`), so two stacks on one host never collide. */
     namePrefix: string;
     secrets: SecretValues;
@@ -80,6 +83,9 @@ export const FIELDS = {
     migrationBaseline: { example: "v41_baseline" },
     legacyComposeProject: { example: "infra2" },
     dataVolume: { example: "infra2_db-data" },
+    backupDir: { example: "backups" },
+    backupRetention: { example: "10" },
+    preMigrationBackup: { example: "true" },
     seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
     postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
     jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
@@ -290,6 +296,22 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         add("dataVolume", `"${dataVolume}" is not a Docker volume name`);
     }
 
+    const backupDir = str("backupDir")?.trim() || BACKUP_DEFAULTS.dir;
+    let backupRetention = BACKUP_DEFAULTS.retention;
+    const retentionRaw = str("backupRetention");
+    if (retentionRaw !== undefined) {
+        const why = retentionProblem(retentionRaw);
+        if (why) add("backupRetention", `${why} (how many pre-migration backups to keep)`);
+        else backupRetention = Number(retentionRaw);
+    }
+    let preMigrationBackup = BACKUP_DEFAULTS.preMigration;
+    const switchRaw = str("preMigrationBackup");
+    if (switchRaw !== undefined) {
+        const parsed = parseSwitch(switchRaw);
+        if (parsed === undefined) add("preMigrationBackup", `"${switchRaw}" is neither true nor false`);
+        else preMigrationBackup = parsed;
+    }
+
     if (problems.length > 0) throw new ConfigError(problems);
 
     return {
@@ -307,6 +329,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         seedSuperadminEmail: (str("seedSuperadminEmail") ?? "").trim(),
         legacyComposeProject,
         dataVolume,
+        backup: { dir: backupDir, retention: backupRetention, preMigration: preMigrationBackup },
         namePrefix,
         secrets: {
             postgresPassword: str("postgresPassword") ?? "",

@@ -45,6 +45,22 @@ describe("config contract", () => {
         assert.equal(imageRefProblem(cfg.caddyImage), undefined);
     });
 
+    it("backs up before every migration into backups/, keeping 10 pre-migration backups, unless the stack says otherwise", () => {
+        assert.deepEqual(validateConfig(stack(valid), opts).backup, { dir: "backups", retention: 10, preMigration: true });
+        assert.deepEqual(validateConfig(stack({ ...valid, backupDir: "/srv/cartie-backups", backupRetention: "3", preMigrationBackup: "false" }), opts).backup, {
+            dir: "/srv/cartie-backups",
+            retention: 3,
+            preMigration: false,
+        });
+        const err = problemsOf(stack({ ...valid, backupRetention: "0", preMigrationBackup: "maybe" }));
+        assert.deepEqual(
+            err.problems.map((p) => p.key),
+            ["backupRetention", "preMigrationBackup"],
+        );
+        assert.match(err.message, /cartie:backupRetention: "0" is not a whole number from 1 to 1000[\s\S]*pulumi config set cartie:backupRetention '10'/);
+        assert.match(err.message, /cartie:preMigrationBackup: "maybe" is neither true nor false[\s\S]*pulumi config set cartie:preMigrationBackup 'true'/);
+    });
+
     it("derives publicUrl and apiBaseUrl from the port, and lets each be set", () => {
         assert.equal(validateConfig(stack({ ...valid, publicPort: "9090" }), opts).apiBaseUrl, "http://localhost:9090/api");
         const cfg = validateConfig(stack({ ...valid, publicUrl: "https://cartie.example.org/" }), opts);
