@@ -152,13 +152,14 @@ async function runRestore(o: CliOptions, io: Io): Promise<number> {
         if (err instanceof BackupError) throw new BackupInputError(err.message);
         throw err;
     }
+    const what = `${manifest.file} (${manifest.reason}, taken ${manifest.takenAt} from ${manifest.project}: ${totalRows(manifest.rowCounts)} rows in ${Object.keys(manifest.rowCounts).length} table(s))`;
+    // Before the host is even looked at: a script or a pipe never restores by accident.
+    if (!o.yes && !io.interactive) {
+        throw new BackupInputError(`restoring ${what} replaces the database of stack "${o.stack}": not at a terminal, so confirm with --yes; nothing was changed`);
+    }
     const db = await findPlatformDb(o.project, o.stack);
     if (typeof db === "string") throw new BackupInputError(db);
-    const what = `${manifest.file} (${manifest.reason}, taken ${manifest.takenAt} from ${manifest.project}: ${totalRows(manifest.rowCounts)} rows in ${Object.keys(manifest.rowCounts).length} table(s))`;
     if (!o.yes) {
-        if (!io.interactive) {
-            throw new BackupInputError(`restoring ${what} replaces database ${db.database} of stack "${o.stack}": not at a terminal, so confirm with --yes; nothing was changed`);
-        }
         const answer = await io.ask(`Restore ${what}\n  into database ${db.database} of stack "${o.stack}" (container ${db.container})? The api stops meanwhile. Type "restore" to go on: `);
         if (answer.trim() !== "restore") {
             io.out("restore: not confirmed; nothing was changed");
