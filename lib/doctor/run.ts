@@ -2,6 +2,8 @@
 import * as path from "node:path";
 import { DEFAULTS } from "../config";
 import { HEALTH_PATH } from "../env";
+import { BACKUP_DEFAULTS } from "../backup/settings";
+import { readBackupStatus, withBackupStatus } from "./backups";
 import { diagnose } from "./classify";
 import { connectDocker, locateContainers, probeProxy, readContainer, readDb, readWebBundle } from "./dockerReader";
 import { DoctorInputError } from "./errors";
@@ -61,5 +63,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     ]);
     if (o.noDb) notes.push("database not inspected (--no-db)");
 
-    return diagnose({ stack: o.stack, legacyProject: legacy, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
+    const report = diagnose({ stack: o.stack, legacyProject: legacy, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
+    const backupDir = path.resolve(o.projectDir, conf.cfg?.backup.dir ?? BACKUP_DEFAULTS.dir);
+    return withBackupStatus(report, readBackupStatus(backupDir, [conf.cfg?.namePrefix ?? `cartie-${o.stack}`, ...(legacy ? [legacy] : [])]));
 }
