@@ -11,7 +11,7 @@ import { humanBytes, renderBackupList, renderRowCounts, totalRows } from "./mani
 import { dockerRestoreHost, findPlatformDb } from "./platformHost";
 import { RestoreError, restoreBackup } from "./restore";
 import { BACKUP_DEFAULTS } from "./settings";
-import { BackupError, checkAgainstManifest, listBackups } from "./store";
+import { BackupError, checkAgainstManifest, fileJournal, listBackups } from "./store";
 import { takePlatformBackup } from "./take";
 
 export class BackupInputError extends Error {}
@@ -167,7 +167,14 @@ async function runRestore(o: CliOptions, io: Io): Promise<number> {
         }
     }
     io.out(`restore: ${what}`);
-    const outcome = await restoreBackup(dockerRestoreHost(db, o.project, o.stack), { dumpFile: file, manifest, database: db.database, owner: db.user, log: io.out });
+    const outcome = await restoreBackup(dockerRestoreHost(db, o.project, o.stack), {
+        dumpFile: file,
+        manifest,
+        database: db.database,
+        owner: db.user,
+        log: io.out,
+        journal: fileJournal(o.dir),
+    });
     io.out(`restore: done. Rows per table: ${renderRowCounts(manifest.rowCounts)}`);
     io.out(`restore: the database as it was before is kept as ${outcome.previous}; drop it when you no longer need it: docker exec ${db.container} dropdb -U ${db.user} ${outcome.previous}`);
     return 0;

@@ -20,7 +20,18 @@ export interface RestoreHost {
     counts(database: string): Promise<Record<string, number>>;
 }
 
+/**
+ * Remembers which api containers a restore stopped, so a run that was killed before it could
+ * start them again is finished by the next run (which then finds them stopped, not running).
+ */
+export interface StoppedJournal {
+    read(): string[];
+    write(containers: string[]): void;
+    clear(): void;
+}
+
 export interface RestoreOptions {
+    journal?: StoppedJournal;
     dumpFile: string;
     manifest: BackupManifest;
     /** The platform's database (`cartie`). */
@@ -80,9 +91,13 @@ export async function restoreBackup(host: RestoreHost, o: RestoreOptions): Promi
         await host.admin(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE);`);
     }
 
-    const apis = await host.runningApis();
-    log(apis.length > 0 ? `restore: stopping the api so nothing writes during the restore: ${apis.join(", ")}` : "restore: no api container is running");
-    await host.stop(apis);
+    const running = await host.runningApis();
+    const leftStopped = o.journal?.read() ?? [];
+    if (leftStopped.length > 0) log(`restore: an interrupted restore left ${leftStopped.join(", ")} stopped; they start again at the end`);
+    const apis = [...new Set([...running, ...leftStopped])].sort();
+    o.journal?.write(apis);
+    log(running.length > 0 ? `restore: stopping the api so nothing writes during the restore: ${running.join(", ")}` : "restore: no api container is running");
+    await host.stop(running);
     let switched = false;
     try {
         log(`restore: loading ${o.manifest.file} into a fresh database ${scratch} (one transaction)`);
@@ -101,11 +116,14 @@ export async function restoreBackup(host: RestoreHost, o: RestoreOptions): Promi
     } finally {
         if (apis.length > 0) {
             log(`restore: starting the api again: ${apis.join(", ")}`);
-            await host.start(apis).catch((err: Error) => {
-                if (switched) throw new RestoreError(`the backup is restored, but the api did not start again (${err.message}): run \`pulumi up\``);
-                log(`restore: starting the api failed too: ${err.message}; run \`pulumi up\``);
-            });
-        }
+            await host.start(apis).then(
+                () => o.journal?.clear(),
+                (err: Error) => {
+                    if (switched) throw new RestoreError(`the backup is restored, but the api did not start again (${err.message}): run \`pulumi up\``);
+                    log(`restore: starting the api failed too: ${err.message}; run \`pulumi up\``);
+                },
+            );
+        } else o.journal?.clear();
     }
     return { previous, stoppedApis: apis };
 }

@@ -21,6 +21,7 @@ import {
     renderRowCounts,
     retentionVictims,
 } from "./manifest";
+import type { StoppedJournal } from "./restore";
 
 /** A backup that could not be taken or did not verify; the message names the cause and the fix. */
 export class BackupError extends Error {
@@ -229,4 +230,26 @@ export async function checkAgainstManifest(dumpFile: string): Promise<BackupMani
     }
     if (!scan.complete) throw new BackupError(`${dumpFile} is incomplete (no end marker): restore another backup`);
     return manifest;
+}
+
+/** The restore's list of api containers it stopped, kept in the backups folder until it starts them again. */
+export function fileJournal(dir: string): StoppedJournal {
+    const file = path.join(dir, ".restore-stopped-apis.json");
+    return {
+        read() {
+            try {
+                const v = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
+                return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+            } catch {
+                return [];
+            }
+        },
+        write(containers) {
+            fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+            fs.writeFileSync(file, `${JSON.stringify(containers)}\n`, { mode: 0o600 });
+        },
+        clear() {
+            fs.rmSync(file, { force: true });
+        },
+    };
 }

@@ -96,6 +96,25 @@ describe("restoring a backup", () => {
         assert.equal(host.calls.at(-1), "start cartie-dev-api-1a2b3c4,cartie-dev-api-5d6e7f8");
     });
 
+    it("a run killed after stopping the apis is finished by the next run, which starts them again", async () => {
+        const host = new FakeHost();
+        let journal: string[] = [];
+        const file = { read: () => journal, write: (c: string[]) => (journal = c), clear: () => (journal = []) };
+        host.load = () => new Promise<void>(() => undefined); // hangs, like a run killed while loading
+        void restoreBackup(host, { ...opts, journal: file });
+        await new Promise((r) => setTimeout(r, 20));
+        assert.deepEqual(host.running, []);
+        assert.deepEqual(journal, ["cartie-dev-api-1a2b3c4", "cartie-dev-api-5d6e7f8"]);
+
+        const second = new FakeHost();
+        second.running = []; // what the killed run left
+        second.databases.add(scratch);
+        await restoreBackup(second, { ...opts, journal: file, now: () => new Date("2026-11-26T09:00:00Z") });
+        assert.equal(second.calls.at(-1), "start cartie-dev-api-1a2b3c4,cartie-dev-api-5d6e7f8");
+        assert.ok(!second.databases.has(scratch), "the first run's fresh database was kept");
+        assert.deepEqual(journal, []);
+    });
+
     it("rows that differ from the manifest stop the restore before the switch", async () => {
         const host = new FakeHost();
         host.restoredRows = 1;
