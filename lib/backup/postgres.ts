@@ -76,11 +76,14 @@ class PsqlSession {
     }
 }
 
-/** Runs a program, streaming its stdout into `outFile` (created, owner-only); rejects with the file-system error or the exit. */
-function streamToFile(args: string[], outFile: string, what: string): Promise<void> {
+/**
+ * Runs `docker <args>` (a pg_dump), streaming its stdout into `outFile` (created, owner-only);
+ * rejects with the file-system error (a full disk) or the exit. Secrets travel in `env` only.
+ */
+export function dockerToFile(args: string[], outFile: string, what: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
     return new Promise((resolve, reject) => {
         const out = fs.createWriteStream(outFile, { flags: "wx", mode: 0o600 });
-        const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("docker", args, { env, stdio: ["ignore", "pipe", "pipe"] });
         let stderr = "";
         let writeError: Error | undefined;
         let exit: number | null | undefined;
@@ -125,7 +128,7 @@ export async function dumpWithLiveCounts(at: DbInContainer, outFile: string): Pr
         const snapshot = (await session.ask("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();")).trim();
         if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`could not export a snapshot from ${at.container}: got "${snapshot}"`);
         const counts = parseCounts(await session.ask(LIVE_COUNTS_QUERY));
-        await streamToFile(["exec", at.container, "pg_dump", "-U", at.user, "-d", at.database, "--format=plain", `--snapshot=${snapshot}`], outFile, `pg_dump of ${at.database} in ${at.container}`);
+        await dockerToFile(["exec", at.container, "pg_dump", "-U", at.user, "-d", at.database, "--format=plain", `--snapshot=${snapshot}`], outFile, `pg_dump of ${at.database} in ${at.container}`);
         await session.ask("COMMIT;");
         await session.close();
         return counts;

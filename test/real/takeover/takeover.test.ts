@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BackupManifest } from "../../../lib/backup/manifest";
+import { BACKUP_DEFAULTS, backupEnvironment } from "../../../lib/backup/settings";
 import { databaseUrl } from "../../../lib/env";
 import { apiHealthcheckCommand } from "../../../components/api";
 import { Cleanup, REPO, docker, dockerOk, execLikeCommandResource, freePort, runId } from "../support/run";
@@ -214,6 +215,7 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
                         CARTIE_DB_CONTAINER: dbName,
                         CARTIE_MIGRATIONS_DIR: "examples/cartie/apps/api/prisma/migrations",
                         CARTIE_MIGRATION_BASELINE: "v41_baseline",
+                        ...backupEnvironment({ ...BACKUP_DEFAULTS, dir: l.backupDir }, `cartie-${l.project}`),
                         DATABASE_URL: databaseUrl(l.password),
                     },
                     REPO,
@@ -221,6 +223,9 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             );
             assert.equal(r.code, 0, r.stdout + r.stderr);
             assert.match(r.stdout, /migrate resolve --applied v41_baseline/);
+            // The baseline resolve changes the history: a verified pre-migration backup first, beside the takeover's.
+            assert.match(r.stdout, /backup: wrote \S+-pre-migration-[\s\S]*\$ prisma migrate resolve/);
+            assert.deepEqual(manifests(l.backupDir).map((m) => m.reason).sort(), ["pre-migration", "takeover"]);
             assert.equal(await psql(dbName, USERS_FINGERPRINT), fingerprint, "rows changed or were lost");
             assert.equal(await psql(dbName, "SELECT string_agg(migration_name, ',' ORDER BY migration_name) FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL;"), "v41_baseline,v42_add_sessions");
 
