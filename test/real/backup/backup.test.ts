@@ -17,7 +17,7 @@ import { LABELS } from "../../../lib/labels";
 import { createFromInputs, waitHealthy } from "../support/containers";
 import { CommandInputs, RealStack, T, evaluateRealStack, removeProjectDir } from "../support/program";
 import { Cleanup, Exec, REPO, dockerOk, exec, execLikeCommandResource, execOk, freePort, runId, waitFor } from "../support/run";
-import { BASE, CACHE_REPO, buildImage, requireBaseImages } from "../support/sample";
+import { API_DIR, BASE, CACHE_REPO, buildImage, copyApp, requireBaseImages } from "../support/sample";
 
 const TSX = ["--import", "tsx"];
 
@@ -31,6 +31,7 @@ describe("real: a verified backup before every migration, and one command to put
     /** Fingerprint of the data before the first migration: what every restore must give back. */
     let preMigration: Record<string, string>;
     let preMigrationBackup: BackupManifest;
+    let apiImage: string;
 
     const psql = (sql: string, database = DB_NAME): Promise<string> => dockerOk(["exec", "-i", db, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-U", DB_USER, "-d", database], { input: sql });
     const secretFree = (r: Exec): void => {
@@ -66,6 +67,7 @@ describe("real: a verified backup before every migration, and one command to put
         const built = await buildImage(CACHE_REPO.api, path.resolve(REPO, reg.build.context), reg.build.args, false);
         const tag = stack.run.one(T.tag, "migration-image").inputs as { targetImage: string };
         await dockerOk(["tag", built.ref, tag.targetImage]);
+        apiImage = built.ref;
         cleanup.imageTag(tag.targetImage);
 
         const network = (stack.run.one(T.network, "network").inputs as { name: string }).name;
@@ -239,5 +241,42 @@ INSERT INTO "Odd ""Notes""" (body) VALUES (repeat('large text ', 100000)), (E'\\
         assert.ok(left.some((m) => m.reason === "manual"), "a manual backup was removed");
         assert.ok(!fs.existsSync(path.join(backupDir, preMigrationBackup.file)), "the oldest pre-migration backup is still there");
         for (const f of fs.readdirSync(backupDir).filter((x) => x.endsWith(".sql"))) assert.ok(fs.existsSync(path.join(backupDir, f.replace(/\.sql$/, ".json"))), `${f} lost its manifest`);
+    });
+    it("2. a migration that fails halfway: the step fails with the recovery, the backup from just before restores the exact data, the platform comes back healthy on it", async () => {
+        // Smaller data for speed; the state is whatever the cases above left: tables, no history.
+        await psql("DROP TABLE IF EXISTS bulk;");
+        const before = await fingerprint();
+        // A copy of the sample whose next migration breaks after changing something.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cartie-real-broken-${id}-`));
+        cleanup.dir(dir);
+        copyApp(API_DIR, dir);
+        const broken = "v43_add_nickname_breaks";
+        fs.mkdirSync(path.join(dir, "prisma/migrations", broken));
+        fs.writeFileSync(path.join(dir, "prisma/migrations", broken, "migration.sql"), `ALTER TABLE "users" ADD COLUMN "nickname" TEXT;\nUPDATE "users" SET "nickname" = 'half';\nSELECT 1 / 0;\n`);
+        const image = await buildImage(`${CACHE_REPO.api}-broken-migration`, dir, stack.image("api-image").build.args, false);
+
+        const failed = await runMigrate({ CARTIE_MIGRATOR_IMAGE: image.ref, CARTIE_MIGRATIONS_DIR: path.join(dir, "prisma/migrations") });
+        assert.equal(failed.code, 1, `${failed.stdout}\n${failed.stderr}`);
+        secretFree(failed);
+        assert.match(failed.stderr, new RegExp(`prisma migrate deploy failed \\(exit \\d+\\) in migration ${broken}\\nrecovery: .*migrate resolve --rolled-back ${broken}`));
+        assert.match(failed.stderr, /backup: wrote \S+-pre-migration-[\s\S]*\$ prisma migrate resolve --applied v41_baseline/);
+        // Halfway: the baseline resolved and v42 applied, then v43 failed and is recorded as failed.
+        assert.equal(await psql(`SELECT migration_name || '|' || (finished_at IS NOT NULL) FROM _prisma_migrations ORDER BY 1;`), `v41_baseline|true\nv42_add_sessions|true\n${broken}|false\n`);
+
+        // The backup this very run took, as its log names it.
+        const justBefore = /backup: wrote (\S+\.sql) /.exec(failed.stderr)?.[1];
+        assert.ok(justBefore && fs.existsSync(justBefore), failed.stderr);
+        const r = await cli("restore-backup.ts", [justBefore, "--yes"]);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        assert.deepEqual(await fingerprint(), before, "the restore did not give back the data from before the failed migration");
+
+        // The platform on the restored data: the release's own migrations, then its api, healthy.
+        const ok = await runMigrate();
+        assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
+        const apiSpec = stack.container("api");
+        cleanup.container(apiSpec.name);
+        await createFromInputs(apiSpec, { image: apiImage });
+        await waitHealthy(apiSpec.name, 180_000);
+        assert.equal((await fingerprint()).users.split(":")[0], String(Number(before.users.split(":")[0]) + 1), "users other than the seeded superadmin changed");
     });
 });
