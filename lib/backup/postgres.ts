@@ -43,7 +43,7 @@ class PsqlSession {
     private readonly exited: Promise<number>;
     private marker = 0;
 
-    constructor(at: DbInContainer) {
+    constructor(private readonly at: DbInContainer) {
         this.child = spawn("docker", ["exec", "-i", at.container, ...psqlArgs(at)], { stdio: ["pipe", "pipe", "pipe"] });
         this.child.stdout?.on("data", (d: Buffer) => (this.out += d.toString()));
         this.child.stderr?.on("data", (d: Buffer) => (this.err += d.toString()));
@@ -62,7 +62,7 @@ class PsqlSession {
             const end = this.out.indexOf(`${marker}\n`, start);
             if (end >= 0) return this.out.slice(start, end);
             const done = await Promise.race([this.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20))]);
-            if (done !== undefined) throw new Error(`psql in ${"the db container"} stopped (exit ${done}): ${this.err.trim() || "no error output"}`);
+            if (done !== undefined) throw new Error(`psql in ${this.at.container} stopped (exit ${done}): ${this.err.trim() || "no error output"}`);
         }
     }
 
