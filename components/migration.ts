@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { BackupSettings, backupEnvironment } from "../lib/backup/settings";
 
 export interface MigrationArgs {
     /** The api image (its Prisma CLI, schema and migrations run the migration). */
@@ -18,6 +19,10 @@ export interface MigrationArgs {
     dbContainerId: pulumi.Input<string>;
     /** Secret. */
     databaseUrl: pulumi.Input<string>;
+    /** The pre-migration backup: where, how many kept, or switched off. Inputs, so preview shows them. */
+    backup: BackupSettings;
+    /** Whose backups they are (the stack's name prefix, `cartie-dev`): part of each file name. */
+    backupProject: string;
 }
 
 /** The command the resource runs: a tested module of this project, not a shell one-liner. */
@@ -26,7 +31,8 @@ export const MIGRATE_COMMAND = "node --import tsx scripts/migrate.ts";
 /**
  * Runs the forward-only migration plan once the db is healthy. The api image is reached through a
  * tag named after the migrations digest, so an api source change moves that tag but changes no
- * input of the command: the migration re-runs only for new migrations or a new database.
+ * input of the command: the migration re-runs only for new migrations or a new database. Before
+ * it changes anything it takes a verified backup (see lib/backup), as the backup inputs say.
  */
 export class Migration extends pulumi.ComponentResource {
     readonly command: command.local.Command;
@@ -51,6 +57,7 @@ export class Migration extends pulumi.ComponentResource {
                     CARTIE_DB_CONTAINER: args.dbContainerName,
                     CARTIE_MIGRATIONS_DIR: args.migrationsDir,
                     CARTIE_MIGRATION_BASELINE: args.baseline,
+                    ...backupEnvironment(args.backup, args.backupProject),
                     DATABASE_URL: pulumi.secret(args.databaseUrl),
                 },
                 triggers: [args.migrationsHash, args.dbContainerId],

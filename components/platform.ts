@@ -70,6 +70,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
                     pgdataSubdir: cfg.pgdataSubdir,
                     identity: dbIdentity(cfg),
                     postgresPassword: pulumi.secret(cfg.secrets.postgresPassword),
+                    backupDir: cfg.backup.dir,
                 },
                 { parent: this },
             );
@@ -112,6 +113,8 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 dbContainerName: this.database.containerName,
                 dbContainerId: this.database.container.id,
                 databaseUrl: pulumi.secret(databaseUrl(cfg.secrets.postgresPassword, ALIASES.db, DB_PORT, dbIdentity(cfg))),
+                backup: cfg.backup,
+                backupProject: p,
             },
             { parent: this, dependsOn: [this.database] },
         );

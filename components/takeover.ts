@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_DB_IDENTITY, DbIdentity } from "../lib/env";
 import { TAKEOVER_STEPS, TakeoverInputs, TakeoverStep, takeoverCommand } from "../lib/takeover/types";
+import { BACKUP_DEFAULTS } from "../lib/backup/settings";
 
 export interface TakeoverArgs {
     /** Compose project of the legacy host (`cartie:legacyComposeProject`), e.g. `infra2`. */
@@ -21,8 +22,6 @@ export interface TakeoverArgs {
     backupDir?: string;
 }
 
-export const BACKUP_DIR = "backups";
-
 /** The environment of every step, as plain values (the component wraps the password as a secret). */
 export function takeoverEnvironment(args: Omit<TakeoverArgs, "postgresPassword"> & { postgresPassword: string }): Record<string, string> {
     return {
@@ -30,7 +29,7 @@ export function takeoverEnvironment(args: Omit<TakeoverArgs, "postgresPassword">
         CARTIE_DATA_VOLUME: args.dataVolume,
         CARTIE_POSTGRES_IMAGE: args.postgresImage,
         CARTIE_PUBLIC_PORT: String(args.publicPort),
-        CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DIR,
+        CARTIE_BACKUP_DIR: args.backupDir ?? BACKUP_DEFAULTS.dir,
         CARTIE_POSTGRES_PASSWORD: args.postgresPassword,
         // Only when not the defaults: the commands of a stack that sets none of them stay exactly as they were.
         ...(args.pgdataSubdir ? { CARTIE_PGDATA_SUBDIR: args.pgdataSubdir } : {}),

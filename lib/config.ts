@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
+import { BACKUP_DEFAULTS, BackupSettings, parseSwitch, retentionProblem } from "./backup/settings";
 
 /**
  * The config contract of the `cartie` namespace, as plain data. Everything here is pure: the
@@ -43,6 +44,8 @@ export interface PlatformConfig {
     /** The role and database the platform connects as; an adopted database keeps its own. */
     dbUser: string;
     dbName: string;
+    /** Where backups go, how many pre-migration ones are kept, and whether a migration takes one first. */
+    backup: BackupSettings;
     /** Prefix of every Docker object name (`cartie-dev`), so two stacks on one host never collide. */
     namePrefix: string;
     /** How long a release's new container may take to become healthy before the release is refused. */
@@ -97,6 +100,9 @@ export const FIELDS = {
     pgdataSubdir: { example: "pgdata" },
     dbUser: { example: "cartie" },
     dbName: { example: "cartie" },
+    backupDir: { example: "backups" },
+    backupRetention: { example: "10" },
+    preMigrationBackup: { example: "true" },
     seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
     postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
     jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
@@ -324,10 +330,11 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         else releaseHealthTimeout = parsed.data;
     }
     let accessLog: boolean = DEFAULTS.accessLog;
-    const accessLogRaw = str("accessLog")?.trim().toLowerCase();
+    const accessLogRaw = str("accessLog");
     if (accessLogRaw !== undefined) {
-        if (accessLogRaw === "true" || accessLogRaw === "false") accessLog = accessLogRaw === "true";
-        else add("accessLog", `"${str("accessLog")}" is not true or false`);
+        const parsed = parseSwitch(accessLogRaw);
+        if (parsed === undefined) add("accessLog", `"${accessLogRaw}" is neither true nor false`);
+        else accessLog = parsed;
     }
     const pgdataSubdir = (str("pgdataSubdir") ?? "").trim().replace(/\/+$/, "");
     if (pgdataSubdir !== "" && !SUBDIR.test(pgdataSubdir)) {
@@ -340,6 +347,21 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
     };
     const dbUser = identity("dbUser");
     const dbName = identity("dbName");
+    const backupDir = str("backupDir")?.trim() || BACKUP_DEFAULTS.dir;
+    let backupRetention = BACKUP_DEFAULTS.retention;
+    const retentionRaw = str("backupRetention");
+    if (retentionRaw !== undefined) {
+        const why = retentionProblem(retentionRaw);
+        if (why) add("backupRetention", `${why} (how many pre-migration backups to keep)`);
+        else backupRetention = Number(retentionRaw);
+    }
+    let preMigrationBackup = BACKUP_DEFAULTS.preMigration;
+    const switchRaw = str("preMigrationBackup");
+    if (switchRaw !== undefined) {
+        const parsed = parseSwitch(switchRaw);
+        if (parsed === undefined) add("preMigrationBackup", `"${switchRaw}" is neither true nor false`);
+        else preMigrationBackup = parsed;
+    }
 
     if (problems.length > 0) throw new ConfigError(problems);
 
@@ -361,6 +383,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         pgdataSubdir,
         dbUser,
         dbName,
+        backup: { dir: backupDir, retention: backupRetention, preMigration: preMigrationBackup },
         namePrefix,
         releaseHealthTimeout,
         accessLog,

@@ -40,11 +40,22 @@ export async function readDatabaseState(target: MigrationTarget): Promise<Databa
     return state;
 }
 
+export type ChangingPlan = Extract<MigrationPlan, { ok: true }>;
+
+export interface MigrationHooks {
+    /**
+     * Runs once after planning and before the first Prisma command, only when the plan changes
+     * the schema or the history (the pre-migration backup). Throwing stops the migration with
+     * nothing changed.
+     */
+    beforeChanges?: (plan: ChangingPlan, log: (line: string) => void) => Promise<void>;
+}
+
 /**
  * Plans from the live database, then runs each step; stops at the first failure with the
  * Prisma output (masked) and the recovery, so the update stops before the api is replaced.
  */
-export async function runMigrations(target: MigrationTarget, local: string[], baseline: string, secrets: string[]): Promise<MigrationOutcome> {
+export async function runMigrations(target: MigrationTarget, local: string[], baseline: string, secrets: string[], hooks: MigrationHooks = {}): Promise<MigrationOutcome> {
     const mask = (s: string): string => maskSecrets(s, secrets);
     const log: string[] = [];
     const state = await readDatabaseState(target);
@@ -55,6 +66,15 @@ export async function runMigrations(target: MigrationTarget, local: string[], ba
         throw new MigrationError(`migration refused (${plan.code}): ${plan.error}\nrecovery: ${plan.recovery}`, log);
     }
     log.push(`plan: ${plan.summary}`);
+    if (plan.steps.length > 0 && hooks.beforeChanges) {
+        try {
+            await hooks.beforeChanges(plan, (line) => log.push(mask(line)));
+        } catch (err) {
+            const why = mask((err as Error).message);
+            log.push(`refused: ${why}`, "nothing was changed: no Prisma command ran");
+            throw new MigrationError(`migration not run: ${why}\nnothing was changed: no Prisma command ran`, log);
+        }
+    }
     for (const step of plan.steps) {
         const args = prismaArgs(step);
         log.push(`$ prisma ${args.join(" ")}`);

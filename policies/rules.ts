@@ -1,4 +1,5 @@
 import { Policies } from "@pulumi/policy";
+import { backupsBeforeMigrations } from "./backups";
 import { dataIsProtected } from "./data";
 import { noSecretsInImages, pinnedImages } from "./images";
 import { forwardOnlyMigrations } from "./migrations";
@@ -19,5 +20,6 @@ export const policies: Policies = [
     pinnedImages,
     healthAndRestart,
     forwardOnlyMigrations,
+    backupsBeforeMigrations,
     noHostTakeover,
 ];

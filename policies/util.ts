@@ -118,11 +118,13 @@ export interface RuleSpec<C extends object> {
     config: { [K in keyof C]: { schema: PolicyConfigSchema["properties"][string]; default: C[K] } };
     /** Types the rule looks at; any other resource is skipped. */
     types: readonly string[];
+    /** Default `mandatory`; an `advisory` rule reports without stopping the deploy. */
+    enforcementLevel?: "advisory" | "mandatory";
     check(props: Props, args: ResourceValidationArgs, config: C): Finding[];
 }
 
 /**
- * A mandatory resource policy whose settings come from the pack's policy config, falling back to
+ * A resource policy (mandatory unless the spec says otherwise) whose settings come from the pack's policy config, falling back to
  * the defaults (the engine passes nothing when the user gives no `--policy-pack-config`).
  */
 export function rule<C extends object>(spec: RuleSpec<C>): ResourceValidationPolicy {
@@ -135,7 +137,7 @@ export function rule<C extends object>(spec: RuleSpec<C>): ResourceValidationPol
     return {
         name: spec.name,
         description: spec.description,
-        enforcementLevel: "mandatory",
+        enforcementLevel: spec.enforcementLevel ?? "mandatory",
         configSchema: keys.length > 0 ? { properties } : undefined,
         validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
             if (!spec.types.includes(args.type)) return;

@@ -1,6 +1,7 @@
 /**
  * Run by the Migration command resource (`pulumi up`), never by hand on a guess: reads the live
- * database, plans forward-only steps and runs them with the api image's Prisma CLI.
+ * database, plans forward-only steps and, when they change anything, takes and verifies a backup
+ * first (lib/backup), then runs them with the api image's Prisma CLI.
  * Inputs come from the environment the resource sets; every line printed is masked.
  */
 import * as fs from "node:fs";
@@ -8,6 +9,8 @@ import * as path from "node:path";
 import { dockerMigrationTarget } from "../lib/dockerMigrationTarget";
 import { MigrationError, runMigrations } from "../lib/migrationRun";
 import { maskSecrets } from "../lib/env";
+import { BACKUP_ENV, BackupSettings, backupSettingsFromEnv } from "../lib/backup/settings";
+import { preMigrationBackup } from "../lib/backup/take";
 import { requireEnv } from "./env";
 
 const need = (name: string): string => requireEnv(name, "cartie:platform:Migration");
@@ -21,17 +24,28 @@ async function main(): Promise<void> {
         .map((d) => d.name);
     const url = new URL(databaseUrl);
     const password = decodeURIComponent(url.password);
+    // psql in the db container reads as the role and database the api uses (an adopted database keeps its own).
+    const dbUser = decodeURIComponent(url.username);
+    const dbName = decodeURIComponent(url.pathname.replace(/^\//, ""));
+    let settings: BackupSettings;
+    try {
+        settings = backupSettingsFromEnv(process.env);
+    } catch (err) {
+        console.error(`migration: ${(err as Error).message}`);
+        process.exit(2);
+    }
+    const dbContainer = need("CARTIE_DB_CONTAINER");
+    const beforeChanges = preMigrationBackup(settings, { container: dbContainer, user: dbUser, database: dbName }, need(BACKUP_ENV.project));
     const target = dockerMigrationTarget({
-        dbContainer: need("CARTIE_DB_CONTAINER"),
+        dbContainer,
         network: need("CARTIE_NETWORK"),
         image: need("CARTIE_MIGRATOR_IMAGE"),
         databaseUrl,
-        // psql in the db container reads as the role and database the api uses (an adopted database keeps its own).
-        dbUser: decodeURIComponent(url.username),
-        dbName: decodeURIComponent(url.pathname.replace(/^\//, "")),
+        dbUser,
+        dbName,
     });
     try {
-        const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl]);
+        const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl], { beforeChanges });
         for (const line of log) console.log(line);
     } catch (err) {
         const log = err instanceof MigrationError ? err.log : [];

@@ -1,5 +1,6 @@
 /** The doctor's output: a table and numbered findings for people, JSON for machines. */
 import { ContainerFacts, DoctorReport, Finding } from "./types";
+import { renderBackupStatus } from "./backups";
 
 export function formatDuration(seconds: number | undefined): string {
     if (seconds === undefined) return "-";
@@ -91,6 +92,10 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
         out.push(
             `Migrations: applied ${m.applied.length} [${m.applied.join(", ")}], pending ${m.pending.length} [${m.pending.join(", ")}], failed ${m.failed.length} [${m.failed.join(", ")}], unknown ${m.unknown.length} [${m.unknown.join(", ")}]; baseline needed: ${m.baselineNeeded ? "yes" : "no"}; tables: ${m.appTables.join(", ") || "none"}`,
         );
+    }
+    if (report.backups) {
+        out.push("");
+        out.push(renderBackupStatus(report.backups));
     }
     if (report.probes.length > 0) {
         out.push("");

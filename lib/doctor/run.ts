@@ -2,6 +2,8 @@
 import * as path from "node:path";
 import { DEFAULTS } from "../config";
 import { HEALTH_PATH } from "../env";
+import { BACKUP_DEFAULTS } from "../backup/settings";
+import { readBackupStatus, withBackupStatus } from "./backups";
 import { diagnose } from "./classify";
 import { apiLikeComposeContainers, discover } from "./discover";
 import { connectDocker, dockerEndpoint, listHost, probeProxy, readContainer, readDb, readWebBundle, runsPrisma } from "./dockerReader";
@@ -78,5 +80,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     if (o.noDb) notes.push("database not inspected (--no-db)");
 
     const discovery = { legacySource: found.legacySource, candidates: found.candidates, otherStacks: found.otherStacks, hostContainers: found.hostContainers, port, endpoint: dockerEndpoint() };
-    return diagnose({ stack: o.stack, legacyProject: legacy, discovery, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
+    const report = diagnose({ stack: o.stack, legacyProject: legacy, discovery, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
+    const backupDir = path.resolve(o.projectDir, conf.cfg?.backup.dir ?? BACKUP_DEFAULTS.dir);
+    return withBackupStatus(report, readBackupStatus(backupDir, [conf.cfg?.namePrefix ?? `cartie-${o.stack}`, ...(legacy ? [legacy] : [])]));
 }

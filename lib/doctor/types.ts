@@ -1,3 +1,4 @@
+import type { DoctorBackups } from "./backups";
 import { ConfigProblem } from "../config";
 import { DatabaseState } from "../migrationPlan";
 
@@ -183,4 +184,6 @@ export interface DoctorReport {
     migrations?: MigrationSummary;
     probes: ProbeResult[];
     notes: string[];
+    /** The backups folder and its newest complete backup (lib/doctor/backups.ts). */
+    backups?: DoctorBackups;
 }

@@ -2,9 +2,8 @@
  * The Docker reads and writes of a takeover, through the docker CLI without a shell. Passwords
  * travel in the environment of the CLI (`-e PGPASSWORD` copies it), never in argv.
  */
-import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
+import { dockerToFile } from "../backup/postgres";
 import { docker } from "../docker";
 import { VOLUME_PROBE_SCRIPT, parseVolumeProbe, toContainerFacts } from "./inspect";
 import { COMPOSE_PROJECT_LABEL, ContainerFacts, TAKEOVER_LABEL, VolumeProbe } from "./types";
@@ -116,33 +115,8 @@ export function dockerHost(): TakeoverHost {
             throw new Error(`connecting to the legacy database at ${at.host} on ${at.network} failed: ${r.stderr.trim()}`);
         },
         dump(image, at, password, outFile) {
-            return new Promise((resolve, reject) => {
-                const fd = fs.openSync(outFile, "wx", 0o600);
-                const args = [
-                    ...throwaway("backup", image, ["--network", at.network, "-e", "PGPASSWORD", "--entrypoint", "pg_dump"]),
-                    "-w",
-                    "-h",
-                    at.host,
-                    "-U",
-                    at.user,
-                    "-d",
-                    at.db,
-                    "--format=plain",
-                ];
-                const child = spawn("docker", args, { env: { ...process.env, PGPASSWORD: password }, stdio: ["ignore", fd, "pipe"] });
-                let stderr = "";
-                child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-                child.on("error", (err) => {
-                    fs.closeSync(fd);
-                    reject(err);
-                });
-                child.on("close", (code) => {
-                    fs.fsyncSync(fd);
-                    fs.closeSync(fd);
-                    if (code === 0) resolve();
-                    else reject(new Error(`pg_dump of ${at.db} at ${at.host} failed (exit ${code ?? "signal"}): ${stderr.trim()}`));
-                });
-            });
+            const args = [...throwaway("backup", image, ["--network", at.network, "-e", "PGPASSWORD", "--entrypoint", "pg_dump"]), "-w", "-h", at.host, "-U", at.user, "-d", at.db, "--format=plain"];
+            return dockerToFile(args, outFile, `pg_dump of ${at.db} at ${at.host}`, { ...process.env, PGPASSWORD: password });
         },
         async stop(name, seconds, signal) {
             const r = await docker(["stop", "-t", String(seconds), ...(signal ? ["--signal", signal] : []), name], { timeoutMs: (seconds + 60) * 1000 });

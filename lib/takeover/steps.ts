@@ -4,11 +4,9 @@
  * never a volume). Each step re-reads the host, so any of them can be re-run after an
  * interruption and finishes; with nothing legacy left each is a no-op that says so.
  */
-import * as crypto from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as readline from "node:readline";
-import { BackupManifest, DumpRowCounter, backupBaseName, decideBackup, decideTakeover, humanBytes, latestCompleteBackup, renderRowCounts } from "./backup";
+import { BackupManifest, latestCompleteBackup, renderRowCounts } from "../backup/manifest";
+import { readManifests, sizeIn, writeBackup } from "../backup/store";
+import { decideBackup, decideTakeover } from "./backup";
 import { DbAddress, TakeoverHost } from "./host";
 import { reachableAddress } from "./inspect";
 import { TakeoverPlan, TakeoverRefused, dataLocation, mountsVolume, parseServerMajor, planTakeover, renderPlan } from "./plan";
@@ -75,56 +73,8 @@ export async function preflight(ctx: StepContext): Promise<TakeoverPlan> {
     return plan;
 }
 
-/** Complete backups of the folder: manifests whose dump is on disk with the recorded size. */
-export function readManifests(backupDir: string): BackupManifest[] {
-    if (!fs.existsSync(backupDir)) return [];
-    return fs
-        .readdirSync(backupDir)
-        .filter((f) => f.endsWith(".json") && !f.startsWith("."))
-        .flatMap((f) => {
-            try {
-                return [JSON.parse(fs.readFileSync(path.join(backupDir, f), "utf8")) as BackupManifest];
-            } catch {
-                return [];
-            }
-        });
-}
-
 function latest(ctx: StepContext): BackupManifest | undefined {
-    const size = (file: string): number | undefined => {
-        try {
-            return fs.statSync(path.join(ctx.backupDir, file)).size;
-        } catch {
-            return undefined;
-        }
-    };
-    return latestCompleteBackup(ctx.inputs.project, readManifests(ctx.backupDir), size);
-}
-
-/** Hard-links `from` to a new name that does not exist yet (`base.ext`, `base-2.ext`, …): never overwrites. */
-function linkNew(from: string, dir: string, base: string, ext: string): string {
-    for (let i = 1; ; i++) {
-        const name = `${base}${i === 1 ? "" : `-${i}`}${ext}`;
-        try {
-            fs.linkSync(from, path.join(dir, name));
-            return name;
-        } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        }
-    }
-}
-
-async function scanDump(file: string): Promise<{ counts: Record<string, number>; complete: boolean; sha256: string }> {
-    const hash = crypto.createHash("sha256");
-    const counter = new DumpRowCounter();
-    let complete = false;
-    const stream = fs.createReadStream(file);
-    stream.on("data", (d) => hash.update(d));
-    for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
-        counter.feed(line);
-        if (line.startsWith("-- PostgreSQL database dump complete")) complete = true;
-    }
-    return { counts: counter.counts, complete: complete && !counter.unterminated, sha256: hash.digest("hex") };
+    return latestCompleteBackup(ctx.inputs.project, readManifests(ctx.backupDir), sizeIn(ctx.backupDir));
 }
 
 export async function backup(ctx: StepContext): Promise<BackupManifest | undefined> {
@@ -140,38 +90,23 @@ export async function backup(ctx: StepContext): Promise<BackupManifest | undefin
 
     const at = address(plan);
     if (!plan.db || !at) throw new TakeoverRefused(`legacy db ${plan.db?.name ?? "?"} has no network address to dump from; nothing was changed`);
-    fs.mkdirSync(ctx.backupDir, { recursive: true, mode: 0o700 });
-    const started = (ctx.now ?? (() => new Date()))();
-    const base = backupBaseName(plan.project, started);
-    // Written under a hidden name first: a dump cut short is never taken for a backup.
-    const partial = path.join(ctx.backupDir, `.${base}-${process.pid}.sql.partial`);
-    try {
-        await ctx.host.dump(ctx.inputs.postgresImage, at, ctx.password, partial);
-        const scan = await scanDump(partial);
-        if (!scan.complete) throw new Error(`the dump in ${partial} is incomplete (no end marker): not a backup`);
-        const bytes = fs.statSync(partial).size;
-        const file = linkNew(partial, ctx.backupDir, base, ".sql");
-        const manifest: BackupManifest = {
-            project: plan.project,
-            file,
-            bytes,
-            sha256: scan.sha256,
-            takenAt: (ctx.now ?? (() => new Date()))().toISOString(),
-            container: plan.db.name,
-            user: at.user,
-            database: at.db,
-            rowCounts: scan.counts,
-        };
-        const tmpManifest = `${partial}.json`;
-        fs.writeFileSync(tmpManifest, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-        linkNew(tmpManifest, ctx.backupDir, file.replace(/\.sql$/, ""), ".json");
-        fs.rmSync(tmpManifest, { force: true });
-        ctx.log(`backup: wrote ${path.join(ctx.backupDir, file)} (${humanBytes(bytes)}, sha256 ${scan.sha256.slice(0, 16)}…)`);
-        ctx.log(`backup: rows per table: ${renderRowCounts(scan.counts)}`);
-        return manifest;
-    } finally {
-        fs.rmSync(partial, { force: true });
-    }
+    const db = plan.db;
+    return writeBackup({
+        dir: ctx.backupDir,
+        project: plan.project,
+        reason: "takeover",
+        container: db.name,
+        user: at.user,
+        database: at.db,
+        now: ctx.now,
+        log: ctx.log,
+        // A legacy host is dumped from a throwaway container over its network, with no session to hold
+        // a snapshot open for live counts: the dump is checked for completeness only.
+        dump: async (outFile) => {
+            await ctx.host.dump(ctx.inputs.postgresImage, at, ctx.password, outFile);
+            return undefined;
+        },
+    });
 }
 
 export interface TakeoverOutcome {

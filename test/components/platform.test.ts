@@ -190,6 +190,16 @@ describe("the platform under the mock runtime", () => {
         for (const f of ["scripts/migrate.ts", "scripts/verify.ts"]) assert.ok(fs.existsSync(path.resolve(__dirname, "../..", f)), `${f} is missing`);
     });
 
+    it("hands the Migration step its backup settings as inputs, so preview shows them", () => {
+        const env = run.one(COMMAND, "migration").inputs.environment as Record<string, string>;
+        assert.equal(env.CARTIE_BACKUP_DIR, "backups");
+        assert.equal(env.CARTIE_BACKUP_RETENTION, "10");
+        assert.equal(env.CARTIE_PRE_MIGRATION_BACKUP, "true");
+        assert.equal(env.CARTIE_BACKUP_PROJECT, "cartie-dev");
+        const wire = run.one(COMMAND, "migration").wire.environment as Record<string, unknown>;
+        for (const k of ["CARTIE_BACKUP_DIR", "CARTIE_BACKUP_RETENTION", "CARTIE_PRE_MIGRATION_BACKUP"]) assert.ok(!isWireSecret(wire[k]), `${k} is hidden from preview`);
+    });
+
     it("exports what a person asks for", () => {
         assert.equal(run.outputs.url, "http://localhost:8082");
         assert.equal(run.outputs.apiHealthUrl, "http://localhost:8082/api/health");
@@ -230,6 +240,20 @@ describe("convergence, as preview would show it", () => {
         const before = await evaluate(dir);
         writeTree(dir, { "examples/cartie/apps/api/node_modules/x/index.js": "x", "examples/cartie/apps/api/dist/server.js": "stale", "examples/cartie/apps/web/.env": "X=1" });
         assert.deepEqual(changed(before, await evaluate(dir)), []);
+    });
+
+    it("a backup setting changes only the migration's inputs, and preview shows the new value", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir);
+        for (const [key, variable, value] of [
+            ["cartie:preMigrationBackup", "CARTIE_PRE_MIGRATION_BACKUP", "false"],
+            ["cartie:backupRetention", "CARTIE_BACKUP_RETENTION", "3"],
+            ["cartie:backupDir", "CARTIE_BACKUP_DIR", "/srv/cartie-backups"],
+        ]) {
+            const after = await evaluate(dir, validStackConfig({ [key]: value }));
+            assert.deepEqual(changed(before, after), ["migration"], key);
+            assert.equal((after.one(COMMAND, "migration").inputs.environment as Record<string, string>)[variable], value);
+        }
     });
 
     it("a public port change replaces the proxy (preview says so) and re-routes it: the proxy, the release and the verification", async () => {

@@ -58,6 +58,33 @@ describe("config contract", () => {
         assert.deepEqual(err.problems.map((p) => p.key), ["dbUser", "dbName"]);
     });
 
+    it("backs up before every migration into backups/, keeping 10 pre-migration backups, unless the stack says otherwise", () => {
+        assert.deepEqual(validateConfig(stack(valid), opts).backup, { dir: "backups", retention: 10, preMigration: true });
+        assert.deepEqual(validateConfig(stack({ ...valid, backupDir: "/srv/cartie-backups", backupRetention: "3", preMigrationBackup: "false" }), opts).backup, {
+            dir: "/srv/cartie-backups",
+            retention: 3,
+            preMigration: false,
+        });
+        const err = problemsOf(stack({ ...valid, backupRetention: "0", preMigrationBackup: "maybe" }));
+        assert.deepEqual(
+            err.problems.map((p) => p.key),
+            ["backupRetention", "preMigrationBackup"],
+        );
+        assert.match(err.message, /cartie:backupRetention: "0" is not a whole number from 1 to 1000[\s\S]*pulumi config set cartie:backupRetention '10'/);
+        assert.match(err.message, /cartie:preMigrationBackup: "maybe" is neither true nor false[\s\S]*pulumi config set cartie:preMigrationBackup 'true'/);
+    });
+
+    it("releases: the health gate waits 120 s and the proxy logs no request unless the stack says otherwise; bad values are refused with their keys", () => {
+        const cfg = validateConfig(stack(valid), opts);
+        assert.deepEqual([cfg.releaseHealthTimeout, cfg.accessLog], [120, false]);
+        const set = validateConfig(stack({ ...valid, releaseHealthTimeout: "45", accessLog: "yes" }), opts);
+        assert.deepEqual([set.releaseHealthTimeout, set.accessLog], [45, true]);
+        const err = problemsOf(stack({ ...valid, releaseHealthTimeout: "3", accessLog: "loud" }));
+        assert.deepEqual(err.problems.map((p) => p.key), ["releaseHealthTimeout", "accessLog"]);
+        assert.match(err.message, /cartie:releaseHealthTimeout: "3" is not a number of seconds between 5 and 3600[\s\S]*pulumi config set cartie:releaseHealthTimeout '120'/);
+        assert.match(err.message, /cartie:accessLog: "loud" is neither true nor false/);
+    });
+
     it("derives publicUrl and apiBaseUrl from the port, and lets each be set", () => {
         assert.equal(validateConfig(stack({ ...valid, publicPort: "9090" }), opts).apiBaseUrl, "http://localhost:9090/api");
         const cfg = validateConfig(stack({ ...valid, publicUrl: "https://cartie.example.org/" }), opts);

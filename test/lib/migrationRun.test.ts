@@ -72,3 +72,50 @@ describe("running a migration plan", () => {
         });
     });
 });
+
+describe("the pre-migration backup hook", () => {
+    it("runs once, after planning and before the first Prisma command, when the plan changes something", async () => {
+        const target = memoryTarget({ tables: ["users"] });
+        const order: string[] = [];
+        const prisma = target.prisma.bind(target);
+        target.prisma = (args) => {
+            order.push(`prisma ${args.join(" ")}`);
+            return prisma(args);
+        };
+        const { log } = await runMigrations(target, local, "v41_baseline", [secret], {
+            beforeChanges: (plan, say) => {
+                order.push(`backup before ${plan.steps.map((s) => s.kind).join("+")}`);
+                say(`backup: wrote x.sql with ${secret}`);
+                return Promise.resolve();
+            },
+        });
+        assert.deepEqual(order, ["backup before resolve-applied+deploy", "prisma migrate resolve --applied v41_baseline", "prisma migrate deploy"]);
+        assert.ok(log.includes("backup: wrote x.sql with ***"), "the hook's lines are logged, masked");
+    });
+
+    it("is not called when nothing is pending: a re-run takes no backup and runs no Prisma command", async () => {
+        const target = memoryTarget({ tables: ["users", "sessions"], history: [["v41_baseline", true, false], ["v42_add_sessions", true, false]] });
+        let called = false;
+        await runMigrations(target, local, "v41_baseline", [secret], {
+            beforeChanges: () => {
+                called = true;
+                return Promise.resolve();
+            },
+        });
+        assert.equal(called, false);
+        assert.deepEqual(target.ran, []);
+    });
+
+    it("a backup that fails stops the migration before any Prisma command, naming the cause", async () => {
+        const target = memoryTarget({ tables: ["users"], history: [["v41_baseline", true, false]] });
+        await assert.rejects(
+            runMigrations(target, local, "v41_baseline", [secret], { beforeChanges: () => Promise.reject(new Error("backup not taken: the backup folder /b is full (no space left on device)")) }),
+            (err: Error) => {
+                assert.ok(err instanceof MigrationError);
+                assert.match(err.message, /migration not run: backup not taken: the backup folder \/b is full[\s\S]*nothing was changed/);
+                return true;
+            },
+        );
+        assert.deepEqual(target.ran, []);
+    });
+});

@@ -122,16 +122,16 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
         if (child && child.exitCode === null) child.kill();
     });
 
-    it("loads as a policy pack: name, version and the nine rules, all mandatory", async () => {
+    it("loads as a policy pack: name, version and the ten rules, all mandatory but the backup advisory", async () => {
         const info = await new Promise<AnalyzerInfo>((resolve, reject) =>
             client.getAnalyzerInfo(new Empty(), (e: grpc.ServiceError | null, r?: AnalyzerInfo) => (e || !r ? reject(e ?? new Error("no info")) : resolve(r))),
         );
         assert.equal(info.getName(), "cartie-guard");
         assert.equal(info.getVersion(), "0.1.0");
         const ps = info.getPoliciesList();
-        assert.equal(ps.length, 9);
+        assert.equal(ps.length, 10);
         for (const p of ps) {
-            assert.equal(p.getEnforcementlevel(), EnforcementLevel.MANDATORY, p.getName());
+            assert.equal(p.getEnforcementlevel(), p.getName() === "backups-before-migrations" ? EnforcementLevel.ADVISORY : EnforcementLevel.MANDATORY, p.getName());
             assert.ok(p.getDescription().length > 20, p.getName());
         }
     });
@@ -146,6 +146,16 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
         assert.ok(withTakeover.some((r) => r.name === "legacy-takeover"));
         const diags = await analyzeAll(withTakeover);
         assert.deepEqual(diags, [], diags.map((d) => `${d.policy}: ${d.message}`).join("\n"));
+    });
+
+    it("shows a stack without pre-migration backups as an advisory, which does not stop the deploy", async () => {
+        const { resources: withoutBackups } = await programResources(validStackConfig({ "cartie:preMigrationBackup": "false" }));
+        const diags = await analyzeAll(withoutBackups);
+        assert.deepEqual(
+            diags.map((d) => [d.policy, d.level]),
+            [["backups-before-migrations", "advisory"]],
+        );
+        assert.match(diags[0].message, /command:Command "migration": pre-migration backups are switched off/);
     });
 
     it("stops a missing SEED_SUPERADMIN_PASSWORD (the incident) with required-secrets", async () => {

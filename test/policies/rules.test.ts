@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { policies } from "../../policies/rules";
 import { TYPES } from "../../policies/util";
+import { validStackConfig } from "../support/mockRuntime";
 import { PackResource, changed, editEnvs, find, leakedSecret, plaintext, programResources, validate } from "./support";
 
 function policy(name: string): ResourceValidationPolicy {
@@ -33,7 +34,7 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
         ({ resources: all } = await programResources());
     });
 
-    it("has the nine rules, each with a description and mandatory by default", () => {
+    it("has the ten rules, each with a description, mandatory by default but the backup advisory", () => {
         assert.deepEqual(
             policies.map((p) => p.name),
             [
@@ -45,11 +46,12 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
                 "pinned-images",
                 "health-and-restart",
                 "forward-only-migrations",
+                "backups-before-migrations",
                 "no-host-takeover",
             ],
         );
         for (const p of policies) {
-            assert.equal(p.enforcementLevel, "mandatory", p.name);
+            assert.equal(p.enforcementLevel, p.name === "backups-before-migrations" ? "advisory" : "mandatory", p.name);
             assert.ok(p.description.length > 20, p.name);
         }
     });
@@ -222,6 +224,30 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
                 const messages = await check("forward-only-migrations", bad);
                 assertOne(messages, 'command:Command "migration"', "its create command runs", "migrate forward only");
             }
+        });
+    });
+
+    describe("backups-before-migrations (advisory)", () => {
+        it("passes the program's migration, which backs up first by default, and every other command", async () => {
+            assert.deepEqual(await check("backups-before-migrations", get(TYPES.localCommand, "migration")), []);
+            assert.deepEqual(await check("backups-before-migrations", get(TYPES.localCommand, "verification")), []);
+        });
+
+        it("reports a stack that switches pre-migration backups off, as the program registers it", async () => {
+            const { resources } = await programResources(validStackConfig({ "cartie:preMigrationBackup": "false" }));
+            assertOne(
+                await check("backups-before-migrations", find(resources, TYPES.localCommand, "migration")),
+                'command:Command "migration"',
+                "pre-migration backups are switched off (CARTIE_PRE_MIGRATION_BACKUP=false)",
+                "pulumi config set cartie:preMigrationBackup true",
+            );
+        });
+
+        it("reports a migration command that does not say whether it backs up", async () => {
+            const bare = changed(get(TYPES.localCommand, "migration"), (r) => {
+                delete (r.wire.environment as Record<string, unknown>).CARTIE_PRE_MIGRATION_BACKUP;
+            });
+            assertOne(await check("backups-before-migrations", bare), "does not set CARTIE_PRE_MIGRATION_BACKUP");
         });
     });
 

@@ -4,7 +4,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { envMap, parseVolumeProbe, reachableAddress, toContainerFacts } from "../../../lib/takeover/inspect";
 import { TakeoverRefused, planTakeover, renderPlan } from "../../../lib/takeover/plan";
-import { StepContext, backup, preflight, readManifests, takeover } from "../../../lib/takeover/steps";
+import { readManifests } from "../../../lib/backup/store";
+import { StepContext, backup, preflight, takeover } from "../../../lib/takeover/steps";
 import { DUMP, FakeHost } from "./fakeHost";
 import { INPUTS, facts, legacyApi, legacyDb, legacyWeb } from "./fixtures";
 
@@ -74,10 +75,10 @@ describe("takeover steps on a host in memory", () => {
         const ctx = context(host);
         const first = await backup(ctx);
         const second = await backup(ctx); // same second: a new name, not an overwrite
-        assert.equal(first?.file, "infra2-20261125T194002Z.sql");
-        assert.equal(second?.file, "infra2-20261125T194002Z-2.sql");
+        assert.equal(first?.file, "20261125T194002Z-takeover-infra2.sql");
+        assert.equal(second?.file, "20261125T194002Z-takeover-infra2-2.sql");
         assert.deepEqual(first?.rowCounts, { "public.users": 2 });
-        assert.deepEqual(fs.readdirSync(ctx.backupDir).sort(), ["infra2-20261125T194002Z-2.json", "infra2-20261125T194002Z-2.sql", "infra2-20261125T194002Z.json", "infra2-20261125T194002Z.sql"]);
+        assert.deepEqual(fs.readdirSync(ctx.backupDir).sort(), ["20261125T194002Z-takeover-infra2-2.json", "20261125T194002Z-takeover-infra2-2.sql", "20261125T194002Z-takeover-infra2.json", "20261125T194002Z-takeover-infra2.sql"]);
         assert.equal(readManifests(ctx.backupDir).length, 2);
         assert.ok(host.calls.includes("dump 172.18.0.2 cartie/cartie"));
         assert.ok(!host.calls.some((c) => /^(stop|rm)/.test(c)), "the backup touched a container");
@@ -145,7 +146,7 @@ describe("takeover steps on a host in memory", () => {
         await host.stop("infra2-db-1", 1);
         host.calls = [];
         const reused = await backup(ctx);
-        assert.equal(reused?.file, "infra2-20261125T194002Z.sql");
+        assert.equal(reused?.file, "20261125T194002Z-takeover-infra2.sql");
         assert.ok(!host.calls.some((c) => c.startsWith("dump")));
         await takeover(ctx);
         assert.deepEqual(host.containers, []);

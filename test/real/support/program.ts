@@ -5,6 +5,7 @@
  * environment) are what the real tests build, create and run. Nothing here re-implements them.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { platformProgram } from "../../../components/program";
 import { CADDYFILE_PATH } from "../../../components/proxy";
@@ -53,6 +54,8 @@ export interface RealStack {
     /** `cartie-<stack>`: every Docker object the program names starts with it. */
     prefix: string;
     projectDir: string;
+    /** `cartie:backupDir` of the stack: a folder of its own, so no real test writes into the repo's backups/. */
+    backupDir: string;
     run: ProgramRun;
     publicPort: number;
     postgresPassword: string;
@@ -88,7 +91,9 @@ export async function evaluateRealStack(
 ): Promise<RealStack> {
     const stack = `real-${id}`;
     const postgresPassword = opts.postgresPassword ?? opts.config?.["cartie:postgresPassword"] ?? awkwardPassword();
+    const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `cartie-real-backups-${id}-`));
     const config = validStackConfig({
+        "cartie:backupDir": backupDir,
         "cartie:postgresPassword": postgresPassword,
         "cartie:postgresImage": BASE.postgres,
         "cartie:caddyImage": BASE.caddy,
@@ -106,6 +111,7 @@ export async function evaluateRealStack(
         stack,
         prefix: `cartie-${stack}`,
         projectDir,
+        backupDir,
         run,
         publicPort,
         postgresPassword,
@@ -126,7 +132,9 @@ export async function evaluateRealStack(
 }
 
 export function removeProjectDir(stack: RealStack | undefined): void {
-    if (stack) fs.rmSync(stack.projectDir, { recursive: true, force: true });
+    if (!stack) return;
+    fs.rmSync(stack.projectDir, { recursive: true, force: true });
+    fs.rmSync(stack.backupDir, { recursive: true, force: true });
 }
 
 /** The registered resource itself, for assertions on options. */

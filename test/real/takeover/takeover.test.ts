@@ -6,7 +6,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BackupManifest } from "../../../lib/takeover/backup";
+import { BackupManifest } from "../../../lib/backup/manifest";
+import { BACKUP_DEFAULTS, backupEnvironment } from "../../../lib/backup/settings";
 import { databaseUrl } from "../../../lib/env";
 import { apiHealthcheckCommand } from "../../../components/api";
 import { Cleanup, REPO, docker, dockerOk, execLikeCommandResource, freePort, runId } from "../support/run";
@@ -159,7 +160,9 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             assert.equal(found.length, 1);
             manifest = found[0];
             const file = path.join(l.backupDir, manifest.file);
-            assert.match(manifest.file, new RegExp(`^${l.project}-\\d{8}T\\d{6}Z\\.sql$`));
+            assert.match(manifest.file, new RegExp(`^\\d{8}T\\d{6}Z-takeover-${l.project}\\.sql$`));
+            assert.equal(manifest.reason, "takeover");
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600, "the dump is readable by others");
             assert.equal(fs.statSync(file).size, manifest.bytes);
             assert.deepEqual(manifest.rowCounts, { "public.users": ROWS });
             assert.match(r.stdout, new RegExp(`wrote .*${manifest.file} \\(\\d+(\\.\\d)? KiB`));
@@ -212,6 +215,7 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
                         CARTIE_DB_CONTAINER: dbName,
                         CARTIE_MIGRATIONS_DIR: "examples/cartie/apps/api/prisma/migrations",
                         CARTIE_MIGRATION_BASELINE: "v41_baseline",
+                        ...backupEnvironment({ ...BACKUP_DEFAULTS, dir: l.backupDir }, `cartie-${l.project}`),
                         DATABASE_URL: databaseUrl(l.password),
                     },
                     REPO,
@@ -219,6 +223,9 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             );
             assert.equal(r.code, 0, r.stdout + r.stderr);
             assert.match(r.stdout, /migrate resolve --applied v41_baseline/);
+            // The baseline resolve changes the history: a verified pre-migration backup first, beside the takeover's.
+            assert.match(r.stdout, /backup: wrote \S+-pre-migration-[\s\S]*\$ prisma migrate resolve/);
+            assert.deepEqual(manifests(l.backupDir).map((m) => m.reason).sort(), ["pre-migration", "takeover"]);
             assert.equal(await psql(dbName, USERS_FINGERPRINT), fingerprint, "rows changed or were lost");
             assert.equal(await psql(dbName, "SELECT string_agg(migration_name, ',' ORDER BY migration_name) FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL;"), "v41_baseline,v42_add_sessions");
 
@@ -277,7 +284,7 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             // What the next `pulumi up` does: preflight and backup are in the state already; the takeover runs again.
             const r = await runStep("takeover", stepEnvironment(l));
             assert.equal(r.code, 0, `the takeover after the interruption:\n${r.stdout}${r.stderr}`);
-            assert.match(r.stdout, new RegExp(`backup in place: ${l.project}-`));
+            assert.match(r.stdout, new RegExp(`backup in place: \\d{8}T\\d{6}Z-takeover-${l.project}`));
             assert.deepEqual(await projectContainers(l.project), []);
             assert.equal(await volumeExists(l.volume), true);
             assert.deepEqual(await liveOnVolume(l.volume), []);

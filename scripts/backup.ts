@@ -1,0 +1,6 @@
+/** `npm run backup`: see lib/backup/cli.ts. Exit 0 ok, 1 failure, 2 bad input. */
+import { main } from "../lib/backup/cli";
+
+void main("backup", process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+});
