@@ -107,74 +107,46 @@ export function classify(input: DoctorInput): Finding[] {
             const migrateUp = "runs the migration step (baseline, then `prisma migrate deploy`) before replacing the api";
             let p2021Code: FindingCode | undefined;
             if (p2021) {
-                if (table !== undefined && schemaTables.size > 0 && !tableKnownToSchema) {
-                    p2021Code = "STALE_IMAGE";
-                    add(
-                        {
-                            code: "STALE_IMAGE",
-                            severity: "error",
-                            role,
-                            container: c.name,
-                            cause: `${c.name} runs image ${c.image}, ${provenance}, and its code expects table "${table}", which the current schema does not have (${schemaList}) (Prisma P2021)`,
-                            fix: staleFix,
-                            pulumiUp,
-                            evidence: short(p2021.line),
-                        },
-                        c,
-                        "P2021",
-                    );
-                } else if (table !== undefined) {
-                    p2021Code = "TABLE_MISSING";
-                    add(
-                        {
-                            code: "TABLE_MISSING",
-                            severity: "error",
-                            role,
-                            container: c.name,
-                            cause: `${c.name} expects table "${table}", which the schema has but the database does not (Prisma P2021): migrations were not applied`,
-                            fix: migrateFix,
-                            pulumiUp: migrateUp,
-                            evidence: short(p2021.line),
-                            reading: schemaTables.size > 0 ? `the current schema maps "${table}", so the code is right and the database is behind` : undefined,
-                        },
-                        c,
-                        "P2021",
-                    );
-                } else if (tagCurrent) {
-                    p2021Code = "TABLE_MISSING";
-                    add(
-                        {
-                            code: "TABLE_MISSING",
-                            severity: "error",
-                            role,
-                            container: c.name,
-                            cause: `${c.name} expects a table the database does not have (Prisma P2021; the table's name could not be read from the log): migrations were not applied`,
-                            fix: migrateFix,
-                            pulumiUp: migrateUp,
-                            evidence: short(p2021.line),
-                            reading: `the image is built from the current source (content tag ${c.contentTag}), so the database is behind, not the code`,
-                        },
-                        c,
-                        "P2021",
-                    );
-                } else {
-                    p2021Code = "STALE_IMAGE";
-                    add(
-                        {
-                            code: "STALE_IMAGE",
-                            severity: "error",
-                            role,
-                            container: c.name,
-                            cause: `${c.name} runs image ${c.image}, ${provenance}, and its code expects a table the database does not have (Prisma P2021; the table's name could not be read from the log)`,
-                            fix: staleFix,
-                            pulumiUp,
-                            evidence: short(p2021.line),
-                            reading: "the name of the missing table could not be read, so the image that was not built from the current source is taken as the cause; `pulumi up` rebuilds it and runs the migrations before it starts, which covers a database that is behind as well",
-                        },
-                        c,
-                        "P2021",
-                    );
-                }
+                // One reading of the P2021, and why: the table's name against the schema, else the image's provenance.
+                const unread = "(Prisma P2021; the table's name could not be read from the log)";
+                const reading: { code: FindingCode; cause: string; reading?: string } =
+                    table !== undefined && schemaTables.size > 0 && !tableKnownToSchema
+                        ? { code: "STALE_IMAGE", cause: `${c.name} runs image ${c.image}, ${provenance}, and its code expects table "${table}", which the current schema does not have (${schemaList}) (Prisma P2021)` }
+                        : table !== undefined
+                          ? {
+                                code: "TABLE_MISSING",
+                                cause: `${c.name} expects table "${table}", which the schema has but the database does not (Prisma P2021): migrations were not applied`,
+                                reading: schemaTables.size > 0 ? `the current schema maps "${table}", so the code is right and the database is behind` : undefined,
+                            }
+                          : tagCurrent
+                            ? {
+                                  code: "TABLE_MISSING",
+                                  cause: `${c.name} expects a table the database does not have ${unread}: migrations were not applied`,
+                                  reading: `the image is built from the current source (content tag ${c.contentTag}), so the database is behind, not the code`,
+                              }
+                            : {
+                                  code: "STALE_IMAGE",
+                                  cause: `${c.name} runs image ${c.image}, ${provenance}, and its code expects a table the database does not have ${unread}`,
+                                  reading:
+                                      "the name of the missing table could not be read, so the image that was not built from the current source is taken as the cause; `pulumi up` rebuilds it and runs the migrations before it starts, which covers a database that is behind as well",
+                              };
+                p2021Code = reading.code;
+                const stale = reading.code === "STALE_IMAGE";
+                add(
+                    {
+                        code: reading.code,
+                        severity: "error",
+                        role,
+                        container: c.name,
+                        cause: reading.cause,
+                        fix: stale ? staleFix : migrateFix,
+                        pulumiUp: stale ? pulumiUp : migrateUp,
+                        evidence: short(p2021.line),
+                        ...(reading.reading !== undefined ? { reading: reading.reading } : {}),
+                    },
+                    c,
+                    "P2021",
+                );
             }
             // The image's own provenance, when the P2021 above did not already name it as the cause.
             if (p2021Code === "STALE_IMAGE") continue;
