@@ -224,7 +224,9 @@ describe("real: safe deploys under load (engine order, real Docker and Caddy)", 
         await createFromInputs(legacy, { image });
         await waitHealthy(legacy.name, 120_000);
         const current = await dockerOk(["exec", proxy, "cat", "/etc/caddy/Caddyfile"]);
-        const aliased = current.replace(/reverse_proxy cartie-[^ ]+-api-[0-9a-f]{7}:3000/, "reverse_proxy api:3000");
+        // The previous program's routing: a bare `reverse_proxy api:3000` to the shared alias (no retry window).
+        const aliased = current.replace(/reverse_proxy cartie-\S+-api-[0-9a-f]{7}:3000 \{\n(?:\t\t\t.*\n)+\t\t\}\n/g, "reverse_proxy api:3000\n");
+        assert.match(aliased, /^\t\treverse_proxy api:3000$/m, "the legacy routing was not rendered");
         await dockerOk(["exec", "-i", proxy, "sh", "-c", "cat > /etc/caddy/Caddyfile.legacy"], { input: aliased });
         await dockerOk(["exec", proxy, "caddy", "reload", "--config", "/etc/caddy/Caddyfile.legacy", "--adapter", "caddyfile"]);
 

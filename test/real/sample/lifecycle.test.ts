@@ -308,7 +308,7 @@ describe("real support: the LoadLoop against a local server", function () {
             assert.ok(slowSample.endedAt - slowSample.startedAt >= 750, `slow request took ${slowSample.endedAt - slowSample.startedAt} ms`);
             assert.deepEqual(report.slow, [slowSample]);
             assert.ok(local.echoed.includes(10 * 1024), "the slow body did not arrive whole");
-            assert.match(report.summary(), new RegExp(`^${report.requests} requests, 0 failed, 0 non-2xx, releases a:\\d+ b:\\d+, \\d+\\.\\d s$`));
+            assert.match(report.summary(), new RegExp(`^${report.requests} requests, 0 failed, 0 non-2xx, 0 resent after a reused connection closed, releases a:\\d+ b:\\d+, \\d+\\.\\d s$`));
         } finally {
             await local.close();
         }
@@ -330,6 +330,29 @@ describe("real support: the LoadLoop against a local server", function () {
             const report = await byTime.stop();
             assert.equal(report.requests, at500, "requests were still being sent after maxDurationMs");
             assert.ok(report.durationMs >= 200 && report.durationMs < 400, `duration ${report.durationMs} ms`);
+        } finally {
+            await local.close();
+        }
+    });
+
+    it("a request whose reused keep-alive connection is closed before any answer (a proxy reload) is sent again once, on a new connection", async () => {
+        let closed = 0;
+        const local = await serve((p, res) => {
+            if (p === "/api/health" && closed++ === 0) {
+                res.socket?.destroy();
+                return true;
+            }
+            return false;
+        });
+        try {
+            const loop = new LoadLoop({ baseUrl: local.base, clients: 1, maxRequests: 4, pauseMs: 0 });
+            loop.start();
+            await sleep(500);
+            const report = await loop.stop();
+            const health = report.samples.find((s) => s.path === "/api/health");
+            assert.equal(health?.status, 200, JSON.stringify(health));
+            assert.equal(health?.retried, true);
+            assert.deepEqual([report.failures, report.retried, local.connections], [0, 1, 2]);
         } finally {
             await local.close();
         }
@@ -361,9 +384,11 @@ describe("real support: the LoadLoop against a local server", function () {
             assert.equal(byPath["/api/version"].error, "timeout after 300 ms");
             assert.equal(byPath["/api/echo"].status, undefined);
             assert.match(byPath["/api/echo"].error ?? "", /ECONNRESET|socket hang up/);
+            // Reset on a new connection (the timed-out request took the old one with it): never sent again.
+            assert.equal(byPath["/api/echo"].retried, undefined);
             assert.equal(report.failures, 2);
             assert.equal(report.non2xx, 1);
-            assert.match(report.summary(), /^4 requests, 2 failed, 1 non-2xx, releases a:2, /);
+            assert.match(report.summary(), /^4 requests, 2 failed, 1 non-2xx, 0 resent after a reused connection closed, releases a:2, /);
         } finally {
             await local.close();
         }

@@ -36,6 +36,8 @@ export class DeployStack {
     readonly prefix = `cartie-${this.stack}`;
     readonly postgresPassword = awkwardPassword();
     readonly projectDir = makeProjectDir({ copyApp: true });
+    /** One backup folder for every release of this stack: a new folder would be a change of the migration's inputs. */
+    readonly backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `cartie-real-backups-${this.id}-`));
     /** The api's content tag (its CARTIE_RELEASE) per release label. */
     readonly tags: Record<string, string> = {};
     /** Dockerfiles a release's api image is built from instead of its source (bad releases). */
@@ -48,6 +50,7 @@ export class DeployStack {
         const s = new DeployStack();
         s.port = await freePort();
         cleanup.dir(s.projectDir);
+        cleanup.dir(s.backupDir);
         cleanup.add(`stack ${s.stack}`, () => s.remove());
         return s;
     }
@@ -59,7 +62,7 @@ export class DeployStack {
     /** The program's registrations for a release: `label` goes into the api's folder, `config` into stack config. */
     async evaluate(label: string, config: Record<string, string> = {}): Promise<ProgramRun> {
         fs.writeFileSync(path.join(this.projectDir, "examples/cartie/apps/api/release.txt"), `${label}\n`);
-        const s = await evaluateRealStack(this.id, this.port, { projectDir: this.projectDir, postgresPassword: this.postgresPassword, config: { "cartie:releaseHealthTimeout": "120", ...config } });
+        const s = await evaluateRealStack(this.id, this.port, { projectDir: this.projectDir, postgresPassword: this.postgresPassword, config: { "cartie:releaseHealthTimeout": "120", "cartie:backupDir": this.backupDir, ...config } });
         this.tags[label] = String(s.run.one(T.image, "api-image").inputs.imageName).split(":")[1];
         return s.run;
     }

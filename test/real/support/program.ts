@@ -91,7 +91,8 @@ export async function evaluateRealStack(
 ): Promise<RealStack> {
     const stack = `real-${id}`;
     const postgresPassword = opts.postgresPassword ?? opts.config?.["cartie:postgresPassword"] ?? awkwardPassword();
-    const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `cartie-real-backups-${id}-`));
+    // A folder of its own unless the caller names one (one stack evaluated release after release keeps its folder).
+    const backupDir = opts.config?.["cartie:backupDir"] ?? fs.mkdtempSync(path.join(os.tmpdir(), `cartie-real-backups-${id}-`));
     const config = validStackConfig({
         "cartie:backupDir": backupDir,
         "cartie:postgresPassword": postgresPassword,

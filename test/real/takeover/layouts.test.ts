@@ -83,7 +83,7 @@ describe("takeover of the compose layouts people run (real Docker, Postgres 15, 
     /** One registered step: its command line and environment, the backups into this run's folder. */
     async function runStep(stack: RealStack, step: (typeof STEPS)[number], backupDir: string): Promise<Exec> {
         const cmd = stack.command(step);
-        assert.equal(cmd.environment.CARTIE_BACKUP_DIR, "backups");
+        assert.equal(cmd.environment.CARTIE_BACKUP_DIR, stack.backupDir, "the step does not back up into the stack's cartie:backupDir");
         return execLikeCommandResource(cmd.create, { ...cmd.environment, CARTIE_BACKUP_DIR: backupDir });
     }
 
