@@ -12,7 +12,7 @@ import { validateConfig } from "../../../lib/config";
 import { contentTag, contextDigest } from "../../../lib/context";
 import { imageBuildArgs } from "../../../lib/buildArgs";
 import { LABELS } from "../../../lib/labels";
-import { Created, ensureBusybox, fakePsql, inspectState, installScript, sh, uniqueId, waitFor } from "./support";
+import { Created, apiEnvFlags, ensureBusybox, fakePsql, inspectState, installScript, sh, uniqueId, waitFor } from "./support";
 
 const PROJECT_DIR = path.resolve(__dirname, "../../..");
 const id = uniqueId();
@@ -79,12 +79,7 @@ describe("doctor on a real Docker host", function () {
                     ...composeLabels("api"),
                     "--restart",
                     "always",
-                    "-e",
-                    `DATABASE_URL=postgresql://cartie:${SECRETS.postgresPassword}@db:5432/cartie?schema=public`,
-                    "-e",
-                    `JWT_SECRET=${SECRETS.jwtSecret}`,
-                    "-e",
-                    "SEED_SUPERADMIN_EMAIL=admin@cartie.local",
+                    ...apiEnvFlags(SECRETS, { omit: ["SEED_SUPERADMIN_PASSWORD"] }),
                 ],
                 ["sh", "-c", `echo "cartie-api: connecting to $DATABASE_URL (secret $JWT_SECRET)"; echo '${P2021}' >&2; exit 1`],
             );
@@ -177,14 +172,7 @@ describe("doctor on a real Docker host", function () {
             [
                 ...stackLabels(stack, "api", apiTag),
                 ...healthy,
-                "-e",
-                `DATABASE_URL=postgresql://cartie:${SECRETS.postgresPassword}@db:5432/cartie?schema=public`,
-                "-e",
-                `JWT_SECRET=${SECRETS.jwtSecret}`,
-                "-e",
-                `SEED_SUPERADMIN_PASSWORD=${SECRETS.seedSuperadminPassword}`,
-                "-e",
-                "SEED_SUPERADMIN_EMAIL=admin@cartie.local",
+                ...apiEnvFlags(SECRETS),
             ],
             ["sh", "-c", "echo 'cartie-api: listening on :3000 (database db:5432/cartie)'; exec sleep 3600"],
         );

@@ -17,10 +17,11 @@ import { LABELS } from "../../../lib/labels";
 import { API_DIR, BASE, WEB_DIR, buildImage, copyApp, requireBaseImages } from "../support/sample";
 import { Cleanup, REPO, docker, dockerOk, freePort, runId, waitFor } from "../support/run";
 import { HostView, isReadOnlyCall, startHostView } from "./hostView";
+import { apiEnvFlags } from "./support";
 
 const id = runId();
 const SECRETS = { postgresPassword: `pg-${id}-Kq7wXe2rTy9u`, jwtSecret: `jwt-${id}-Zr4tYu8iOp2aSd6fGh0jKl3zXc5vBn7m`, seedSuperadminPassword: `seed-${id}-Mn8bVc4xZq` };
-const API_ENV = ["-e", `DATABASE_URL=postgresql://cartie:${SECRETS.postgresPassword}@db:5432/cartie`, "-e", `JWT_SECRET=${SECRETS.jwtSecret}`, "-e", `SEED_SUPERADMIN_PASSWORD=${SECRETS.seedSuperadminPassword}`, "-e", "SEED_SUPERADMIN_EMAIL=admin@cartie.local"];
+const API_ENV = apiEnvFlags(SECRETS, { schema: false });
 const SECRET_FLAGS = ["-c", `cartie:postgresPassword=${SECRETS.postgresPassword}`, "-c", `cartie:jwtSecret=${SECRETS.jwtSecret}`, "-c", `cartie:seedSuperadminPassword=${SECRETS.seedSuperadminPassword}`, "-c", "cartie:seedSuperadminEmail=admin@cartie.local"];
 /** A stack's config as its test images were built: secrets, and the local Node base image (part of the content tag). */
 const STACK_FLAGS = [...SECRET_FLAGS, "-c", `cartie:nodeImage=${BASE.node}`];
@@ -171,14 +172,7 @@ describe("doctor on hosts it has never seen", function () {
                     network,
                     "--restart",
                     "always",
-                    "-e",
-                    `DATABASE_URL=postgresql://cartie:${SECRETS.postgresPassword}@db:5432/cartie?schema=public`,
-                    "-e",
-                    `JWT_SECRET=${SECRETS.jwtSecret}`,
-                    "-e",
-                    `SEED_SUPERADMIN_PASSWORD=${SECRETS.seedSuperadminPassword}`,
-                    "-e",
-                    "SEED_SUPERADMIN_EMAIL=admin@cartie.local",
+                    ...apiEnvFlags(SECRETS),
                 ],
                 staleApiImage,
                 ["node", "-e", crash],

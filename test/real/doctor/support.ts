@@ -103,3 +103,23 @@ export function fakePsql(tables: string[], history: string[] | undefined): strin
 export function installScript(scriptPath: string, then: string): string[] {
     return ["sh", "-c", `printf '%s\\n' "$SCRIPT" > ${scriptPath} && chmod +x ${scriptPath} && ${then}`];
 }
+
+export interface ApiSecrets {
+    postgresPassword: string;
+    jwtSecret: string;
+    seedSuperadminPassword: string;
+}
+
+/**
+ * `docker run -e` flags giving a stand-in api the environment the platform gives the real one;
+ * `omit` leaves variables out (the missing-variable cases), `schema: false` drops `?schema=public`.
+ */
+export function apiEnvFlags(s: ApiSecrets, opts: { omit?: string[]; schema?: boolean } = {}): string[] {
+    const env: Array<[string, string]> = [
+        ["DATABASE_URL", `postgresql://cartie:${s.postgresPassword}@db:5432/cartie${opts.schema === false ? "" : "?schema=public"}`],
+        ["JWT_SECRET", s.jwtSecret],
+        ["SEED_SUPERADMIN_PASSWORD", s.seedSuperadminPassword],
+        ["SEED_SUPERADMIN_EMAIL", "admin@cartie.local"],
+    ];
+    return env.filter(([k]) => !(opts.omit ?? []).includes(k)).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+}
