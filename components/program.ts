@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../lib/config";
 import { BuildContextError } from "../lib/context";
-import { loadPlatformConfig } from "../lib/stackConfig";
+import { loadPlatformConfig } from "../lib/config/stack";
 import { CartiePlatform } from "./platform";
 
 /** The stack outputs: what a person asks for after `pulumi up`. */

@@ -7,9 +7,16 @@ export const LABELS = {
     contentTag: `${LABEL_PREFIX}.content-tag`,
     /** The db's data directory when it is below the volume's mount point (PGDATA). */
     pgdata: `${LABEL_PREFIX}.pgdata`,
+    /** On the proxy: how it serves the public side (`acme`, `internal`, `off`), so preview and the policy pack see it. */
+    tls: `${LABEL_PREFIX}.tls`,
+    /** On the proxy: the host names it serves HTTPS for, comma-separated. */
+    domains: `${LABEL_PREFIX}.domains`,
+    /** On the proxy: what terminates TLS in front of a plain-HTTP public proxy (a load balancer), when the stack says so. */
+    tlsTerminatedBy: `${LABEL_PREFIX}.tls-terminated-by`,
 } as const;
 
-export type Component = "network" | "db" | "db-data" | "api" | "web" | "proxy";
+/** db-secrets: the db's password file volume; proxy-data / proxy-config: Caddy's /data (certificates, ACME account) and /config. */
+export type Component = "network" | "db" | "db-data" | "db-secrets" | "api" | "web" | "proxy" | "proxy-data" | "proxy-config";
 
 export function platformLabels(project: string, stack: string, component: Component, extra: Record<string, string> = {}): { label: string; value: string }[] {
     const all: Record<string, string> = { [LABELS.project]: project, [LABELS.stack]: stack, [LABELS.component]: component, ...extra };

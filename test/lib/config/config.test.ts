@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, RawConfig, imageRefProblem, isPlaceholder, mergeSources, validateConfig } from "../../lib/config";
-import { readEnvironment } from "../../lib/stackConfig";
-import { TEST_SECRETS, makeProjectDir } from "../support/mockRuntime";
+import { ConfigError, RawConfig, imageRefProblem, isPlaceholder, mergeSources, validateConfig } from "../../../lib/config";
+import { readEnvironment } from "../../../lib/config/stack";
+import { TEST_SECRETS, makeProjectDir } from "../../support/mockRuntime";
 
 const projectDir = makeProjectDir();
 const opts = { projectDir, stack: "dev", project: "cartie-platform" };
@@ -212,7 +212,7 @@ describe("environment and .env (dotenv-safe)", () => {
     });
 
     it("keeps .env.example listing exactly the names the contract reads from the environment", () => {
-        const example = fs.readFileSync(path.resolve(__dirname, "../../.env.example"), "utf8");
+        const example = fs.readFileSync(path.resolve(__dirname, "../../../.env.example"), "utf8");
         const listed = example
             .split("\n")
             .filter((l) => /^[A-Z_]+=/.test(l))

@@ -1,11 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { BACKUP_DEFAULTS, BackupSettings, parseSwitch, retentionProblem } from "./backup/settings";
+import { BACKUP_DEFAULTS, BackupSettings, parseSwitch, retentionProblem } from "../backup/settings";
 
 /**
  * The config contract of the `cartie` namespace, as plain data. Everything here is pure: the
- * Pulumi shell (`lib/stackConfig.ts`) feeds it stack config, the environment and `.env`.
+ * Pulumi shell (`lib/config/stack.ts`) feeds it stack config, the environment and `.env`.
  */
 
 export const CONFIG_NAMESPACE = "cartie";

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dotenvSafe from "dotenv-safe";
-import { CONFIG_NAMESPACE, ConfigKey, ENV_NAMES, FIELDS, PlatformConfig, mergeSources, validateConfig } from "./config";
+import { CONFIG_NAMESPACE, ConfigKey, ENV_NAMES, FIELDS, PlatformConfig, mergeSources, validateConfig } from "./index";
 
 /**
  * Reads `.env` into the environment with dotenv-safe, which enforces `.env.example` as the
