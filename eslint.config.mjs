@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "examples/**", "policies/node_modules/**", ".real-cache/**", "eslint.config.mjs"] },
+  { ignores: ["node_modules/**", "examples/**", "policies/node_modules/**", ".real-cache/**", ".real-artifacts/**", "eslint.config.mjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
