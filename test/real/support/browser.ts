@@ -100,7 +100,7 @@ export class TestBrowser {
             while (!(isReady = await ready(page)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
             if (opts.screenshotPath) {
                 fs.mkdirSync(path.dirname(opts.screenshotPath), { recursive: true });
-                await page.screenshot({ path: opts.screenshotPath as `${string}.png`, fullPage: true });
+                await page.screenshot({ path: opts.screenshotPath, fullPage: true });
             }
             return { url: page.url(), status: response?.status() ?? 0, console: consoleLines, failedRequests: failed, requests, ready: isReady };
         } finally {
@@ -112,7 +112,9 @@ export class TestBrowser {
     static async textOf(page: Page, selector: string): Promise<string | undefined> {
         const el = await page.$(selector);
         if (!el) return undefined;
-        return (await el.evaluate((node) => node.textContent ?? "")).trim();
+        // The project compiles without the DOM library: the element is typed by what is read from it.
+        const text: string = await el.evaluate((node: unknown) => (node as { textContent: string | null }).textContent ?? "");
+        return text.trim();
     }
 
     async close(): Promise<void> {
