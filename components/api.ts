@@ -22,6 +22,29 @@ export function apiHealthcheckCommand(port: number = API_PORT, healthPath: strin
     ];
 }
 
+/**
+ * What a change of the api's secrets does, said at every preview and update: the api's whole
+ * environment is one secret, so a diff can only show `envs: [secret]` and never which secret
+ * changed or what follows from it.
+ */
+export function apiSecretNotices(environment: Record<string, string>): string[] {
+    const notices: string[] = [];
+    if ("SEED_SUPERADMIN_PASSWORD" in environment) {
+        notices.push(
+            "superadmin password: the api applies SEED_SUPERADMIN_PASSWORD (cartie:seedSuperadminPassword) to the existing superadmin when it starts; " +
+                "if this update changes it, the new api container sets it as the superadmin's password and the old password stops working " +
+                '(its log says "superadmin password updated from SEED_SUPERADMIN_PASSWORD", never the value)',
+        );
+    }
+    if ("JWT_SECRET_PREVIOUS" in environment) {
+        notices.push(
+            "JWT rotation in progress: the api signs tokens with cartie:jwtSecret and still accepts tokens signed with cartie:jwtSecretPrevious; " +
+                "once sessions from before the rotation have expired, run `pulumi config rm cartie:jwtSecretPrevious` and `pulumi up` to stop accepting them",
+        );
+    }
+    return notices;
+}
+
 /** The api container: created only after the migration (the caller passes it in dependsOn). */
 export class Api extends pulumi.ComponentResource {
     readonly container: docker.Container;
@@ -44,6 +67,7 @@ export class Api extends pulumi.ComponentResource {
             { parent: this, dependsOn: opts?.dependsOn },
         );
         this.containerName = this.container.name;
+        for (const notice of apiSecretNotices(args.environment)) void pulumi.log.info(notice, this);
         this.registerOutputs({ containerName: this.containerName });
     }
 }

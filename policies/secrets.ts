@@ -35,6 +35,9 @@ function valueProblem(e: EnvEntry): string | undefined {
     return undefined;
 }
 
+/** Secrets the api may go without (JWT_SECRET_PREVIOUS only during a rotation), held to the same standard once set. */
+const OPTIONAL_API_SECRETS = ["JWT_SECRET_PREVIOUS"];
+
 interface RequiredSecretsConfig {
     apiContainer: string;
     apiVariables: string[];
@@ -45,7 +48,7 @@ interface RequiredSecretsConfig {
 export const requiredSecrets: ResourceValidationPolicy = rule<RequiredSecretsConfig>({
     name: "required-secrets",
     description:
-        "The api container carries DATABASE_URL, JWT_SECRET and SEED_SUPERADMIN_PASSWORD and the db container POSTGRES_PASSWORD, each non-empty and not a placeholder.",
+        "The api container carries DATABASE_URL, JWT_SECRET and SEED_SUPERADMIN_PASSWORD (and JWT_SECRET_PREVIOUS when set) and the db container POSTGRES_PASSWORD, each non-empty and not a placeholder.",
     config: {
         apiContainer: { schema: { type: "string", description: "Resource name of the api container (or the suffix after `<prefix>-`, as in `cartie-dev-api`)" }, default: "api" },
         apiVariables: {
@@ -80,6 +83,12 @@ export const requiredSecrets: ResourceValidationPolicy = rule<RequiredSecretsCon
             }
             const why = valueProblem(e);
             if (why) findings.push({ problem: why, fix: setSecretFix(variable) });
+        }
+        if (is(config.apiContainer)) {
+            for (const e of entries.filter((x) => OPTIONAL_API_SECRETS.includes(x.name))) {
+                const why = valueProblem(e);
+                if (why) findings.push({ problem: why, fix: `${setSecretFix(e.name)}, or remove ${configKeyFor(e.name) ?? e.name} if no rotation is in progress` });
+            }
         }
         return findings;
     },

@@ -13,6 +13,8 @@ export const CONFIG_NAMESPACE = "cartie";
 export interface SecretValues {
     postgresPassword: string;
     jwtSecret: string;
+    /** The jwtSecret before the last rotation: the api still accepts tokens it signed. Unset: none. */
+    jwtSecretPrevious?: string;
     seedSuperadminPassword: string;
 }
 
@@ -106,6 +108,7 @@ export const FIELDS = {
     seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
     postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
     jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
+    jwtSecretPrevious: { env: "JWT_SECRET_PREVIOUS", secret: true, example: "<the jwtSecret you are replacing>" },
     seedSuperadminPassword: {
         env: "SEED_SUPERADMIN_PASSWORD",
         secret: true,
@@ -134,6 +137,7 @@ export const DEFAULTS = {
 export const SECRET_MIN_LENGTH: Record<keyof SecretValues, number> = {
     postgresPassword: 12,
     jwtSecret: 32,
+    jwtSecretPrevious: 32,
     seedSuperadminPassword: 12,
 };
 
@@ -192,6 +196,14 @@ function fixFor(key: ConfigKey, opts: ValidateOptions, detail?: string): string 
     return `${detail ? `${detail}; ` : ""}run \`${setCmd}\`${envLine}`;
 }
 
+/** How to unset an optional value where it was set, for when "none" is what the user meant. */
+function optionalRemoval(key: ConfigKey, rv: RawValue | undefined, opts: ValidateOptions): string {
+    const env = fieldSpec(key).env;
+    return rv?.source === "env" && env
+        ? `to keep none, delete the line ${env}= from ${opts.envFile ?? ".env"} (or unset it)`
+        : `to keep none, remove it with \`pulumi config rm ${CONFIG_NAMESPACE}:${key}\``;
+}
+
 const IMAGE_REF = /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 /** `why` an image reference is not pinned, or undefined when it is. */
@@ -217,24 +229,28 @@ const ipv6 = z.ipv6();
  * Validates the merged raw values and reports every problem at once. Secret values never appear
  * in a message: only their key, what is wrong with them and how to fix it.
  */
-export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformConfig {
+export function validateConfig(given: RawConfig, opts: ValidateOptions): PlatformConfig {
+    // An optional secret left blank in .env (as .env.example has it) is unset; blank in stack config it is refused below.
+    const raw: RawConfig = Object.fromEntries(
+        Object.entries(given).filter(([key, rv]) => fieldSpec(key as ConfigKey).required || rv?.source !== "env" || rv.value.trim() !== ""),
+    );
     const problems: ConfigProblem[] = [];
     const add = (key: ConfigKey, problem: string, detail?: string): void => {
         problems.push({ key, problem, fix: fixFor(key, opts, detail) });
     };
     const str = (key: ConfigKey): string | undefined => raw[key]?.value;
 
-    // Required values: present, non-empty, not a placeholder, long enough; stored encrypted.
+    // Required values, and optional secrets once set: present, non-empty, not a placeholder, long enough; stored encrypted.
     for (const key of Object.keys(FIELDS) as ConfigKey[]) {
         const spec = fieldSpec(key);
         const rv = raw[key];
-        if (!spec.required) continue;
+        if (!spec.required && !(spec.secret && rv !== undefined)) continue;
         if (rv === undefined) {
             add(key, `missing (${spec.secret ? "a secret" : "a value"} is required${spec.env ? `; looked in stack config and ${spec.env}` : ""})`);
             continue;
         }
         if (rv.value.trim() === "") {
-            add(key, `empty (from ${rv.source === "stack" ? "stack config" : spec.env})`);
+            add(key, `empty (from ${rv.source === "stack" ? "stack config" : spec.env})`, spec.required ? undefined : optionalRemoval(key, rv, opts));
             continue;
         }
         if (spec.secret && isPlaceholder(rv.value)) {
@@ -251,6 +267,10 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
                 add(key, "is stored in plaintext in the stack config file", `remove it with \`pulumi config rm ${CONFIG_NAMESPACE}:${key}\`, then set it encrypted`);
             }
         }
+    }
+    const jwtSecretPrevious = str("jwtSecretPrevious");
+    if (jwtSecretPrevious !== undefined && jwtSecretPrevious.trim() !== "" && jwtSecretPrevious === str("jwtSecret")) {
+        add("jwtSecretPrevious", "is the same as cartie:jwtSecret, so it keeps nothing valid that jwtSecret does not", `set it to the value jwtSecret had before the rotation, or ${optionalRemoval("jwtSecretPrevious", raw.jwtSecretPrevious, opts)}`);
     }
     const email = str("seedSuperadminEmail");
     if (email && email.trim() !== "" && !z.email().safeParse(email.trim()).success) {
@@ -390,6 +410,7 @@ export function validateConfig(raw: RawConfig, opts: ValidateOptions): PlatformC
         secrets: {
             postgresPassword: str("postgresPassword") ?? "",
             jwtSecret: str("jwtSecret") ?? "",
+            ...(jwtSecretPrevious !== undefined ? { jwtSecretPrevious } : {}),
             seedSuperadminPassword: str("seedSuperadminPassword") ?? "",
         },
     };

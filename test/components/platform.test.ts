@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Api } from "../../components/api";
 import { CADDYFILE_PATH } from "../../components/proxy";
 import { platformProgram } from "../../components/program";
 import { renderCaddyfile } from "../../lib/proxy/caddyfile";
@@ -276,6 +277,52 @@ describe("convergence, as preview would show it", () => {
         const after = await evaluate(dir, validStackConfig({ "cartie:releaseHealthTimeout": "45" }));
         assert.deepEqual(changed(await evaluate(dir), after), ["release"]);
         assert.equal((JSON.parse((after.one(COMMAND, "release").inputs.environment as Record<string, string>).CARTIE_RELEASE_SPEC) as { healthTimeoutSeconds: number }).healthTimeoutSeconds, 45);
+    });
+});
+
+describe("rotating the JWT secret and the superadmin password, as preview would show it", () => {
+    const previous = `previous-${TEST_SECRETS.jwtSecret}`;
+    const newPassword = `new-${TEST_SECRETS.seedSuperadminPassword}`;
+
+    it("a new seedSuperadminPassword touches the api container and what routes to it only; the api component says, without the value, that the new api applies it to the existing superadmin", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir, validStackConfig());
+        const after = await evaluate(dir, validStackConfig({ "cartie:seedSuperadminPassword": newPassword }));
+        assert.deepEqual(changed(before, after), [API, "release", "verification"]);
+        for (const { logs } of [before, after]) {
+            const superadmin = logs.filter((n) => n.message.startsWith("superadmin password:"));
+            assert.equal(superadmin.length, 1, logs.map((n) => n.message).join("\n"));
+            assert.equal(superadmin[0].severity, "info");
+            assert.ok(superadmin[0].resource instanceof Api, "the notice is not attached to the api component");
+            assert.match(superadmin[0].message, /applies SEED_SUPERADMIN_PASSWORD \(cartie:seedSuperadminPassword\) to the existing superadmin when it starts/);
+            assert.match(superadmin[0].message, /the old password stops working/);
+        }
+        for (const n of [...before.logs, ...after.logs]) {
+            for (const v of [...Object.values(TEST_SECRETS), newPassword]) assert.ok(!n.message.includes(v), "a notice printed a secret");
+        }
+        assert.ok(!after.logs.some((n) => n.message.startsWith("JWT rotation")), "a JWT notice without jwtSecretPrevious");
+    });
+
+    it("jwtSecretPrevious: a secret input of the api only (as JWT_SECRET_PREVIOUS), the api component says a rotation is in progress and how to end it; removing it is again an api change", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir, validStackConfig());
+        const rotating = await evaluate(dir, validStackConfig({ "cartie:jwtSecretPrevious": previous }));
+        assert.deepEqual(changed(before, rotating), [API, "release", "verification"]);
+        const api = rotating.one(CONTAINER, API);
+        assert.ok(isWireSecret(api.wire.envs));
+        assert.ok((api.inputs.envs as string[]).includes(`JWT_SECRET_PREVIOUS=${previous}`));
+        for (const r of rotating.resources) {
+            const plain = JSON.stringify(r.wire, (_k, v: unknown) => (isWireSecret(v) ? "<secret>" : v));
+            assert.ok(!plain.includes(previous), `${r.name} carries jwtSecretPrevious in plaintext`);
+        }
+        const jwt = rotating.logs.filter((n) => n.message.startsWith("JWT rotation in progress"));
+        assert.equal(jwt.length, 1);
+        assert.ok(jwt[0].resource instanceof Api);
+        assert.match(jwt[0].message, /pulumi config rm cartie:jwtSecretPrevious/);
+        assert.ok(!jwt[0].message.includes(previous));
+        // The same config again: nothing changes (a rotation is idempotent).
+        assert.deepEqual(changed(rotating, await evaluate(dir, validStackConfig({ "cartie:jwtSecretPrevious": previous }))), []);
+        assert.deepEqual(changed(rotating, await evaluate(dir, validStackConfig())), [API, "release", "verification"]);
     });
 });
 

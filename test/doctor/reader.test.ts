@@ -42,6 +42,7 @@ describe("doctor reader helpers", () => {
 
     it("collects secret values to mask: secret-named variables, URL passwords, never plain settings", () => {
         assert.deepEqual(secretValuesOf(["JWT_SECRET=abc123xyz", "DATABASE_URL=postgresql://u:p%40ss@db/x", "NODE_ENV=production"]), ["abc123xyz", "p@ss"]);
+        assert.deepEqual(secretValuesOf(["JWT_SECRET=abc123xyz", "JWT_SECRET_PREVIOUS=prev456uvw"]), ["abc123xyz", "prev456uvw"], "the previous JWT secret of a rotation is masked too");
     });
 
     it("reads a content tag from an image reference", () => {

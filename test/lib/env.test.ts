@@ -24,6 +24,20 @@ describe("environment assembly", () => {
         assert.deepEqual(toEnvList({ B: "2", A: "1" }), ["A=1", "B=2"]);
     });
 
+    it("passes JWT_SECRET_PREVIOUS next to JWT_SECRET only while cartie:jwtSecretPrevious is set (absent, not empty, otherwise)", () => {
+        const raw = (extra: Record<string, string>) =>
+            Object.fromEntries(
+                Object.entries({ seedSuperadminEmail: "admin@cartie.test", ...TEST_SECRETS, ...extra }).map(([k, v]) => [k, { value: v, source: "stack" as const, encrypted: true }]),
+            );
+        const opts = { projectDir: makeProjectDir(), stack: "dev", project: "cartie-platform" };
+        const previous = `previous-${TEST_SECRETS.jwtSecret}`;
+        const rotating = apiEnvironment(validateConfig(raw({ jwtSecretPrevious: previous }), opts));
+        assert.equal(rotating.JWT_SECRET_PREVIOUS, previous);
+        assert.equal(rotating.JWT_SECRET, TEST_SECRETS.jwtSecret);
+        assert.ok(!("JWT_SECRET_PREVIOUS" in apiEnvironment(validateConfig(raw({}), opts))));
+        assert.ok(looksSecretName("JWT_SECRET_PREVIOUS"), "the doctor and the masking would not treat it as a secret");
+    });
+
     it("uses the configured db user and name in DATABASE_URL and the db's environment; the defaults give what they always gave", () => {
         const base = Object.fromEntries(
             Object.entries({ seedSuperadminEmail: "admin@cartie.test", ...TEST_SECRETS }).map(([k, v]) => [k, { value: v, source: "stack" as const, encrypted: true }]),

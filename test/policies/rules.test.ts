@@ -83,6 +83,17 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
             assert.ok(messages.some((m) => m.includes("DATABASE_URL to a URL whose password is a placeholder")), messages.join("\n"));
             assert.ok(messages.every((m) => !m.includes("changeme")), messages.join("\n"));
         });
+
+        it("holds JWT_SECRET_PREVIOUS, when the api has it, to the same standard; without it the api passes", async () => {
+            const withPrevious = (value: string): PackResource =>
+                changed(get(TYPES.container, "cartie-dev-api"), (r) => editEnvs(r, (l) => [...l, `JWT_SECRET_PREVIOUS=${value}`]));
+            assert.deepEqual(await check("required-secrets", withPrevious(`previous-${"k".repeat(40)}-7Q`)), []);
+            assertOne(await check("required-secrets", withPrevious("changeme")), "JWT_SECRET_PREVIOUS to a placeholder value", "pulumi config set --secret cartie:jwtSecretPrevious", "or remove cartie:jwtSecretPrevious");
+            assertOne(await check("required-secrets", withPrevious("")), "JWT_SECRET_PREVIOUS to an empty value");
+            // Only on the api: the db has no use for it and is not asked about it.
+            const db = changed(get(TYPES.container, "db"), (r) => editEnvs(r, (l) => [...l, "JWT_SECRET_PREVIOUS=changeme"]));
+            assert.deepEqual(await check("required-secrets", db), []);
+        });
     });
 
     describe("secrets-are-secret", () => {
@@ -100,6 +111,12 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
                 r.additionalSecretOutputs = [];
             });
             assertOne(await check("secrets-are-secret", api), 'docker:Container "cartie-dev-api"', "DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_PASSWORD", 'additionalSecretOutputs: ["envs"]');
+            const rotating = changed(get(TYPES.container, "cartie-dev-api"), (r) => {
+                editEnvs(r, (l) => [...l, `JWT_SECRET_PREVIOUS=previous-${"k".repeat(40)}-7Q`]);
+                plaintext(r);
+                r.additionalSecretOutputs = [];
+            });
+            assertOne(await check("secrets-are-secret", rotating), "JWT_SECRET_PREVIOUS");
         });
 
         it("catches a command whose DATABASE_URL (a URL with a password) is not a secret output", async () => {

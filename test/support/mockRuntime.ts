@@ -32,8 +32,16 @@ export interface Registered {
     outputs: Record<string, unknown>;
 }
 
+/** A message the program logged through `pulumi.log` (shown by `pulumi preview` and `up`), with the resource it is attached to. */
+export interface ProgramLog {
+    severity: "info" | "warn";
+    message: string;
+    resource?: pulumi.Resource;
+}
+
 export interface ProgramRun {
     resources: Registered[];
+    logs: ProgramLog[];
     byType(type: string): Registered[];
     one(type: string, name?: string): Registered;
     outputs: Record<string, unknown>;
@@ -134,7 +142,7 @@ export function validStackConfig(overrides: Record<string, string | undefined> =
     return Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-export const SECRET_CONFIG_KEYS = ["cartie:postgresPassword", "cartie:jwtSecret", "cartie:seedSuperadminPassword"];
+export const SECRET_CONFIG_KEYS = ["cartie:postgresPassword", "cartie:jwtSecret", "cartie:jwtSecretPrevious", "cartie:seedSuperadminPassword"];
 
 /** The program threw; `registered` says how many resources reached the engine before it did. */
 export class ProgramError extends Error {
@@ -211,21 +219,36 @@ export async function runProgram(
         });
     };
 
-    let exported: Record<string, unknown>;
-    try {
-        exported = program();
-    } catch (err) {
-        await settle(() => pending);
-        throw new ProgramError(err as Error, captured.length);
+    // Under mocks there is no engine to send these to (the SDK would print them): tests read them instead.
+    const logs: ProgramLog[] = [];
+    const logApi = pulumi.log as unknown as Record<ProgramLog["severity"], (message: string, resource?: pulumi.Resource) => Promise<void>>;
+    const sdkLog = { info: logApi.info, warn: logApi.warn };
+    for (const severity of ["info", "warn"] as const) {
+        logApi[severity] = (message, resource) => {
+            logs.push({ severity, message, resource });
+            return Promise.resolve();
+        };
     }
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(exported)) {
-        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => v.apply(resolve)) : v;
+    try {
+        let exported: Record<string, unknown>;
+        try {
+            exported = program();
+        } catch (err) {
+            await settle(() => pending);
+            throw new ProgramError(err as Error, captured.length);
+        }
+        for (const [k, v] of Object.entries(exported)) {
+            outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => v.apply(resolve)) : v;
+        }
+        await settle(() => pending);
+    } finally {
+        Object.assign(logApi, sdkLog);
     }
-    await settle(() => pending);
     const resources = [...captured];
     return {
         resources,
+        logs,
         outputs,
         byType: (type) => resources.filter((r) => r.type === type),
         one: (type, name) => {

@@ -168,6 +168,51 @@ describe("config contract", () => {
         assert.equal(merged.seedSuperadminEmail, undefined);
     });
 
+    it("jwtSecretPrevious: optional; once set, a secret like jwtSecret (stored encrypted, at least 32 characters, no placeholder, not jwtSecret itself), each problem listed with the others and its fix", () => {
+        const previous = `previous-${TEST_SECRETS.jwtSecret}`;
+        assert.equal(validateConfig(stack(valid), opts).secrets.jwtSecretPrevious, undefined);
+        assert.equal(validateConfig(stack({ ...valid, jwtSecretPrevious: previous }), opts).secrets.jwtSecretPrevious, previous);
+
+        const problem = (value: string, encrypted = true): { problem: string; fix: string } => {
+            const err = problemsOf({ ...stack(valid), jwtSecretPrevious: { value, source: "stack", encrypted } });
+            assert.deepEqual(err.problems.map((p) => p.key), ["jwtSecretPrevious"], value);
+            assert.ok(!err.message.includes(value) || value.trim() === "", "the value leaked into the message");
+            return err.problems[0];
+        };
+        const short = problem("short-but-real-7Q");
+        assert.match(short.problem, /too short for a secret \(17 characters; at least 32 are required\)/);
+        assert.match(short.fix, /pulumi config set --secret cartie:jwtSecretPrevious/);
+        assert.match(short.fix, /JWT_SECRET_PREVIOUS=/);
+        assert.match(problem("<the old jwt secret goes here>").problem, /placeholder/);
+        const same = problem(TEST_SECRETS.jwtSecret);
+        assert.match(same.problem, /is the same as cartie:jwtSecret/);
+        assert.match(same.fix, /the value jwtSecret had before the rotation.*pulumi config rm cartie:jwtSecretPrevious/);
+        const empty = problem("  ");
+        assert.match(empty.problem, /empty \(from stack config\)/);
+        assert.match(empty.fix, /to keep none, remove it with `pulumi config rm cartie:jwtSecretPrevious`/);
+        const plain = problem(previous, false);
+        assert.match(plain.problem, /plaintext/);
+        assert.match(plain.fix, /pulumi config rm cartie:jwtSecretPrevious.*pulumi config set --secret cartie:jwtSecretPrevious/);
+
+        // Listed with the others: one error, every key.
+        const all = problemsOf(stack({ ...valid, jwtSecret: "short-but-real-7Q", jwtSecretPrevious: "changeme" }));
+        assert.deepEqual(all.problems.map((p) => p.key), ["jwtSecret", "jwtSecretPrevious"]);
+    });
+
+    it("jwtSecretPrevious from the environment: read as JWT_SECRET_PREVIOUS, checked the same way; left blank as .env.example has it, it is unset", () => {
+        const previous = `previous-${TEST_SECRETS.jwtSecret}`;
+        const stackValues = Object.fromEntries(Object.entries(valid).map(([k, v]) => [k, { value: v, encrypted: true }]));
+        const fromEnv = (value: string): RawConfig => mergeSources(stackValues, { JWT_SECRET_PREVIOUS: value });
+        assert.equal(validateConfig(fromEnv(previous), opts).secrets.jwtSecretPrevious, previous);
+        assert.equal(validateConfig(fromEnv(""), opts).secrets.jwtSecretPrevious, undefined);
+        assert.equal(validateConfig(fromEnv("   "), opts).secrets.jwtSecretPrevious, undefined);
+        const err = problemsOf(fromEnv("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+        assert.deepEqual(err.problems.map((p) => p.key), ["jwtSecretPrevious"]);
+        assert.match(err.problems[0].problem, /placeholder/);
+        const same = problemsOf(fromEnv(TEST_SECRETS.jwtSecret));
+        assert.match(same.problems[0].fix, /to keep none, delete the line JWT_SECRET_PREVIOUS= from \.env/);
+    });
+
     it("pins images: a tag or digest, never latest", () => {
         assert.equal(imageRefProblem("postgres:15.10-bookworm"), undefined);
         assert.equal(imageRefProblem("registry.example.org:5000/team/caddy:2.8.4"), undefined);
@@ -179,7 +224,7 @@ describe("config contract", () => {
 });
 
 describe("environment and .env (dotenv-safe)", () => {
-    const names = ["POSTGRES_PASSWORD", "JWT_SECRET", "SEED_SUPERADMIN_PASSWORD", "SEED_SUPERADMIN_EMAIL"];
+    const names = ["POSTGRES_PASSWORD", "JWT_SECRET", "SEED_SUPERADMIN_PASSWORD", "SEED_SUPERADMIN_EMAIL", "JWT_SECRET_PREVIOUS"];
     let saved: Record<string, string | undefined>;
     beforeEach(() => {
         saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));

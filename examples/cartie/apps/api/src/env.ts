@@ -11,6 +11,8 @@ export type RequiredEnvName = (typeof REQUIRED_ENV)[number];
 export interface Config {
   databaseUrl: string;
   jwtSecret: string;
+  /** The secret tokens were signed with before the last rotation: still accepted, never used to sign. */
+  jwtSecretPrevious?: string;
   seedSuperadminEmail: string;
   seedSuperadminPassword: string;
   port: number;
@@ -38,6 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaultMigrationsDir: string)
   return {
     databaseUrl: env.DATABASE_URL as string,
     jwtSecret: env.JWT_SECRET as string,
+    jwtSecretPrevious: (env.JWT_SECRET_PREVIOUS ?? "") === "" ? undefined : env.JWT_SECRET_PREVIOUS,
     seedSuperadminEmail: (env.SEED_SUPERADMIN_EMAIL as string).trim().toLowerCase(),
     seedSuperadminPassword: env.SEED_SUPERADMIN_PASSWORD as string,
     port,

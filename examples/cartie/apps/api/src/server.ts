@@ -14,13 +14,16 @@ if (missing.length > 0) {
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { createPool, createPrisma, describeDb } = require("./db") as typeof import("./db");
 const { checkHealth } = require("./health") as typeof import("./health");
-const { seedSuperadmin } = require("./seed") as typeof import("./seed");
+const { seedSuperadmin, unknownUserHash, verifyPassword } = require("./seed") as typeof import("./seed");
+const { MAX_LOGIN_BYTES, bearerToken, parseCredentials, signToken, verifyToken } = require("./auth") as typeof import("./auth");
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const config = loadConfig(process.env, path.resolve(__dirname, "..", "prisma", "migrations"));
 const pool = createPool(config.databaseUrl);
 const prisma = createPrisma(config.databaseUrl);
-let seeded: "pending" | "created" | "exists" = "pending";
+let seeded: "pending" | import("./seed").SeedResult = "pending";
+// Signs with the current secret only; during a rotation the previous one still verifies what it signed.
+const verificationSecrets = config.jwtSecretPrevious ? [config.jwtSecret, config.jwtSecretPrevious] : [config.jwtSecret];
 const version = (JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
 /** Larger echo bodies are refused: the route exists for load tests, not uploads. */
 const MAX_ECHO_BYTES = 1024 * 1024;
@@ -35,11 +38,15 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** Counts the body's bytes without keeping them; "too large" as soon as it passes `limit`. */
-function countBody(req: http.IncomingMessage, limit: number): Promise<number | "too large"> {
+/**
+ * Reads the body, keeping its text only when `keep` (the echo route only counts); "too large" as
+ * soon as it passes `limit`.
+ */
+function readBody(req: http.IncomingMessage, limit: number, keep: boolean): Promise<{ bytes: number; text: string } | "too large"> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) return Promise.resolve("too large");
   return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
     let bytes = 0;
     let ended = false;
     req.on("data", (chunk: Buffer) => {
@@ -48,10 +55,11 @@ function countBody(req: http.IncomingMessage, limit: number): Promise<number | "
         ended = true;
         resolve("too large");
       }
+      if (keep && !ended) chunks.push(chunk);
     });
     req.on("end", () => {
       ended = true;
-      resolve(bytes);
+      resolve({ bytes, text: keep ? Buffer.concat(chunks).toString("utf8") : "" });
     });
     req.on("error", reject);
     req.on("close", () => {
@@ -66,18 +74,43 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     return send(res, 200, { release: config.release, version });
   }
   if (req.method === "POST" && url.pathname === "/api/echo") {
-    const bytes = await countBody(req, MAX_ECHO_BYTES);
-    if (bytes === "too large") {
+    const body = await readBody(req, MAX_ECHO_BYTES, false);
+    if (body === "too large") {
       // The rest of the body is never read, so this connection cannot carry another request.
       res.setHeader("connection", "close");
       return send(res, 413, { status: "error", reason: `body larger than ${MAX_ECHO_BYTES} bytes` });
     }
-    return send(res, 200, { bytes, release: config.release });
+    return send(res, 200, { bytes: body.bytes, release: config.release });
   }
   if (req.method === "GET" && url.pathname === "/api/health") {
     const health = await checkHealth(pool, config.migrationsDir);
     const body = { ...health, superadmin: seeded };
     return send(res, health.status === "ok" ? 200 : 503, body);
+  }
+  if (req.method === "POST" && url.pathname === "/api/auth/login") {
+    const body = await readBody(req, MAX_LOGIN_BYTES, true);
+    if (body === "too large") {
+      res.setHeader("connection", "close");
+      return send(res, 413, { status: "error", reason: `body larger than ${MAX_LOGIN_BYTES} bytes` });
+    }
+    const credentials = parseCredentials(body.text);
+    if ("problem" in credentials) return send(res, 400, { status: "error", reason: credentials.problem });
+    const user = await prisma.globalUser.findUnique({ where: { email: credentials.email }, select: { id: true, email: true, role: true, passwordHash: true } });
+    // An unknown email costs the same scrypt as a wrong password, so timing does not tell which emails exist.
+    const matches = await verifyPassword(credentials.password, user?.passwordHash ?? (await unknownUserHash()));
+    if (!user || !matches) return send(res, 401, { status: "error", reason: "wrong email or password" });
+    const token = await signToken({ id: user.id, email: user.email, role: user.role }, config.jwtSecret);
+    return send(res, 200, { token, tokenType: "Bearer", user: { id: user.id, email: user.email, role: user.role } });
+  }
+  if (req.method === "GET" && url.pathname === "/api/auth/me") {
+    const token = bearerToken(req.headers.authorization);
+    const verified = token ? await verifyToken(token, verificationSecrets) : undefined;
+    const user = verified ? await prisma.globalUser.findUnique({ where: { id: verified.userId }, select: { id: true, email: true, role: true } }) : null;
+    if (!user) {
+      res.setHeader("www-authenticate", 'Bearer realm="cartie"');
+      return send(res, 401, { status: "error", reason: "missing, invalid or expired token" });
+    }
+    return send(res, 200, { user });
   }
   if (req.method === "GET" && url.pathname === "/api/users/count") {
     try {
@@ -101,7 +134,13 @@ async function seedWithRetry(): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       seeded = await seedSuperadmin(prisma, config.seedSuperadminEmail, config.seedSuperadminPassword);
-      log(`superadmin ${seeded === "created" ? "created" : "already present, left unchanged"}`);
+      log(
+        seeded === "created"
+          ? "superadmin created"
+          : seeded === "password updated"
+            ? "superadmin password updated from SEED_SUPERADMIN_PASSWORD"
+            : "superadmin already present, password matches SEED_SUPERADMIN_PASSWORD, left unchanged",
+      );
       return;
     } catch (e) {
       // The api never migrates; the platform runs `prisma migrate deploy` as its own step.
@@ -129,5 +168,6 @@ process.on("SIGINT", () => lifecycle.shutdown("SIGINT"));
 
 server.listen(config.port, () => {
   log(`listening on :${config.port} (database ${describeDb(config.databaseUrl)}); release ${config.release}, version ${version}`);
+  log(`tokens signed with JWT_SECRET, verified with ${config.jwtSecretPrevious ? "JWT_SECRET and JWT_SECRET_PREVIOUS" : "JWT_SECRET only"}`);
   void seedWithRetry();
 });
