@@ -5,7 +5,8 @@ import { AnalyzeRequest, AnalyzeResponse, EnforcementLevel } from "@pulumi/pulum
 import { validStackConfig } from "../support/mockRuntime";
 import { TYPES } from "../../policies/util";
 import { Diagnostic, PackServer } from "./analyzer";
-import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources } from "./support";
+import { LABELS } from "../../lib/labels";
+import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources, setLabel } from "./support";
 
 describe("cartie-guard through @pulumi/policy's analyzer server", function () {
     this.timeout(30000);
@@ -47,13 +48,13 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
 
     after(() => pack?.stop());
 
-    it("loads as a policy pack: name, version and the ten rules, all mandatory but the backup advisory", async () => {
+    it("loads as a policy pack: name, version and the eleven rules, all mandatory but the backup advisory", async () => {
         assert.ok(pack);
         const info = await pack.info();
         assert.equal(info.getName(), "cartie-guard");
         assert.equal(info.getVersion(), "0.1.0");
         const ps = info.getPoliciesList();
-        assert.equal(ps.length, 10);
+        assert.equal(ps.length, 11);
         for (const p of ps) {
             assert.equal(p.getEnforcementlevel(), p.getName() === "backups-before-migrations" ? EnforcementLevel.ADVISORY : EnforcementLevel.MANDATORY, p.getName());
             assert.ok(p.getDescription().length > 20, p.getName());
@@ -119,6 +120,24 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
             ["only-the-proxy-is-public"],
         );
         assert.match(diags[0].message, /docker:Container "db": publishes host port 0\.0\.0\.0:5432->5432/);
+    });
+
+    it("stops a proxy published on every interface without TLS with public-proxy-serves-https, and passes it with tls internal and 443", async () => {
+        const { resources: exposed } = await programResources(validStackConfig({ "cartie:publicBind": "0.0.0.0" }));
+        const proxy = find(exposed, TYPES.container, "proxy");
+        const https = (ds: Diagnostic[]): Diagnostic[] => ds.filter((d) => d.policy === "public-proxy-serves-https");
+        const plain = https(await analyzeAll(exposed));
+        assert.deepEqual(
+            plain.map((d) => [d.urn, d.level]),
+            [[proxy.urn, "mandatory"]],
+        );
+        assert.match(plain[0].message, /docker:Container "proxy": is published on 0\.0\.0\.0:8082->80, reachable from other hosts, but serves plain HTTP.*cartie:domain <name>.*cartie:tlsTerminatedBy <lb>/s);
+        const withTls = changed(proxy, (r) => {
+            setLabel(r, LABELS.tls, "internal");
+            r.wire.ports = [...(r.wire.ports as object[]), { internal: 443, external: 443, ip: "0.0.0.0", protocol: "tcp" }];
+        });
+        assert.deepEqual(https(await analyze(withTls)), []);
+        assert.deepEqual(https(await analyze(changed(proxy, (r) => setLabel(r, LABELS.tlsTerminatedBy, "hetzner-lb")))), []);
     });
 
     it("shows a policy the secret unwrapped: only additionalSecretOutputs tells a secret from plaintext", async () => {
