@@ -3,6 +3,7 @@
  * Only certificate files are read: the private keys next to them never leave the container, which
  * is why this is not an archive GET of the whole folder.
  */
+import { Writable } from "node:stream";
 import Docker from "dockerode";
 import { LABELS } from "../labels";
 import { CADDY_CERT_DIR, ProxyCertificates, TlsMode, labelDomains, parseCertificate } from "./certificates";
@@ -22,13 +23,13 @@ export async function execRead(docker: Docker, id: string, cmd: string[], timeou
     const stream = await exec.start({ hijack: true, stdin: false });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const sink = (into: Buffer[]): NodeJS.WritableStream =>
-        ({
-            write: (b: Buffer) => {
-                into.push(Buffer.from(b));
-                return true;
+    const sink = (into: Buffer[]): Writable =>
+        new Writable({
+            write(chunk: Buffer, _encoding, done) {
+                into.push(chunk);
+                done();
             },
-        }) as unknown as NodeJS.WritableStream;
+        });
     docker.modem.demuxStream(stream, sink(out), sink(err));
     await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => {
