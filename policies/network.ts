@@ -1,5 +1,7 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { PROXY_PORT } from "../lib/env";
+import { LABELS } from "../lib/labels";
+import { proxyView } from "./tls";
 import { Finding, Props, TYPES, asArray, isRecord, known, rule } from "./util";
 
 interface NetworkConfig {
@@ -9,6 +11,9 @@ interface NetworkConfig {
     publicPort?: number;
     /** The stack's `cartie:publicBind`; only when it is set may the proxy listen on every interface. */
     publicBind?: string;
+    /** With TLS on: the stack's `cartie:httpPort` and `cartie:httpsPort` (host and container port alike). */
+    httpPort: number;
+    httpsPort: number;
 }
 
 const ALL_INTERFACES = new Set(["", "0.0.0.0", "::", "[::]"]);
@@ -22,7 +27,7 @@ function describePort(p: Record<string, unknown>): string {
 export const onlyTheProxyIsPublic: ResourceValidationPolicy = rule<NetworkConfig>({
     name: "only-the-proxy-is-public",
     description:
-        "db, api and web publish no host ports; the proxy publishes exactly one port, the configured public port, on an explicit bind address (Docker's default is every interface).",
+        "db, api and web publish no host ports; the proxy publishes exactly one port, the configured public port (with TLS on: its HTTP and HTTPS ports), on an explicit bind address (Docker's default is every interface).",
     config: {
         proxyContainer: { schema: { type: "string", description: "Resource name of the proxy container" }, default: "proxy" },
         proxyInternalPort: { schema: { type: "integer", description: "Port the proxy listens on inside its container" }, default: PROXY_PORT },
@@ -31,6 +36,8 @@ export const onlyTheProxyIsPublic: ResourceValidationPolicy = rule<NetworkConfig
             schema: { type: "string", description: "The stack's cartie:publicBind; unset: any explicit address but every interface" },
             default: undefined,
         },
+        httpPort: { schema: { type: "integer", description: "With TLS on: the stack's cartie:httpPort" }, default: 80 },
+        httpsPort: { schema: { type: "integer", description: "With TLS on: the stack's cartie:httpsPort" }, default: 443 },
     },
     types: [TYPES.container],
     check(props: Props, args, config): Finding[] {
@@ -45,32 +52,45 @@ export const onlyTheProxyIsPublic: ResourceValidationPolicy = rule<NetworkConfig
             ];
         }
         const findings: Finding[] = [];
-        const expected = `{ internal: ${config.proxyInternalPort}, external: ${config.publicPort ?? "cartie:publicPort"}, ip: ${config.publicBind ? `"${config.publicBind}"` : "cartie:publicBind"} }`;
-        if (ports.length !== 1) {
-            return [{ problem: `publishes ${ports.length} ports (${ports.map(describePort).join(", ") || "none"}) instead of exactly one`, fix: `publish exactly ${expected}` }];
+        // With TLS on (the proxy's tls label) Caddy listens on its HTTP port (redirects, ACME challenges) and its HTTPS port.
+        const tls = proxyView(props).labels?.[LABELS.tls];
+        const tlsOn = tls === "acme" || tls === "internal";
+        const listeners = tlsOn ? [config.httpPort, config.httpsPort] : [config.proxyInternalPort];
+        const bind = config.publicBind ? `"${config.publicBind}"` : "cartie:publicBind";
+        const expected = tlsOn
+            ? listeners.map((l) => `{ internal: ${l}, external: ${l}, ip: ${bind} }`).join(" and ")
+            : `{ internal: ${config.proxyInternalPort}, external: ${config.publicPort ?? "cartie:publicPort"}, ip: ${bind} }`;
+        if (ports.length !== listeners.length) {
+            return [
+                {
+                    problem: `publishes ${ports.length} ports (${ports.map(describePort).join(", ") || "none"}) instead of exactly ${tlsOn ? `two (HTTP and HTTPS, tls ${tls})` : "one"}`,
+                    fix: `publish exactly ${expected}`,
+                },
+            ];
         }
-        const p = ports[0];
-        if (p.internal !== config.proxyInternalPort) {
-            findings.push({ problem: `publishes container port ${describePort(p)}, but Caddy listens on ${config.proxyInternalPort}`, fix: `publish ${expected}` });
-        }
-        if (typeof p.external !== "number") {
-            findings.push({ problem: "publishes no fixed host port, so Docker picks a random one", fix: `set external to the configured public port: ${expected}` });
-        } else if (config.publicPort !== undefined && p.external !== config.publicPort) {
-            findings.push({ problem: `publishes host port ${p.external}, not the configured public port ${config.publicPort}`, fix: `publish ${expected}` });
-        }
-        const ip = typeof p.ip === "string" ? p.ip.trim() : "";
-        if (config.publicBind !== undefined) {
-            if (ip !== config.publicBind) {
+        for (const p of ports) {
+            if (typeof p.internal !== "number" || !listeners.includes(p.internal)) {
+                findings.push({ problem: `publishes container port ${describePort(p)}, but Caddy listens on ${listeners.join(" and ")}`, fix: `publish ${expected}` });
+            }
+            if (typeof p.external !== "number") {
+                findings.push({ problem: "publishes no fixed host port, so Docker picks a random one", fix: `set external to the configured public port: ${expected}` });
+            } else if (!tlsOn && config.publicPort !== undefined && p.external !== config.publicPort) {
+                findings.push({ problem: `publishes host port ${p.external}, not the configured public port ${config.publicPort}`, fix: `publish ${expected}` });
+            }
+            const ip = typeof p.ip === "string" ? p.ip.trim() : "";
+            if (config.publicBind !== undefined) {
+                if (ip !== config.publicBind) {
+                    findings.push({
+                        problem: `binds to ${ip === "" ? "every interface (no ip given)" : ip}, not the configured address ${config.publicBind}`,
+                        fix: `set ip: "${config.publicBind}" on the port`,
+                    });
+                }
+            } else if (ALL_INTERFACES.has(ip)) {
                 findings.push({
-                    problem: `binds to ${ip === "" ? "every interface (no ip given)" : ip}, not the configured address ${config.publicBind}`,
-                    fix: `set ip: "${config.publicBind}" on the port`,
+                    problem: `binds to every interface (${ip === "" ? "no ip given: Docker's default" : ip})`,
+                    fix: "set ip to the configured cartie:publicBind (default 127.0.0.1); to really listen on every interface, also set publicBind in this policy's config",
                 });
             }
-        } else if (ALL_INTERFACES.has(ip)) {
-            findings.push({
-                problem: `binds to every interface (${ip === "" ? "no ip given: Docker's default" : ip})`,
-                fix: "set ip to the configured cartie:publicBind (default 127.0.0.1); to really listen on every interface, also set publicBind in this policy's config",
-            });
         }
         return findings;
     },

@@ -6,6 +6,7 @@ import { forwardOnlyMigrations } from "./migrations";
 import { onlyTheProxyIsPublic } from "./network";
 import { healthAndRestart, noHostTakeover } from "./runtime";
 import { requiredSecrets, secretsAreSecret } from "./secrets";
+import { publicProxyServesHttps } from "./tls";
 
 /**
  * The rules of `cartie-guard`, on their own: importing this module starts nothing, so tests (and
@@ -22,4 +23,5 @@ export const policies: Policies = [
     forwardOnlyMigrations,
     backupsBeforeMigrations,
     noHostTakeover,
+    publicProxyServesHttps,
 ];

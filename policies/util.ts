@@ -37,6 +37,35 @@ export function formatFinding(type: string, name: string, f: Finding): string {
 }
 
 /**
+ * The sentinels of Pulumi's resource protocol for a value unknown during preview (the engine's
+ * `Unknown*Value` constants, pulumi/sdk go/common/resource/plugin/rpc.go). @pulumi/policy's
+ * UnknownValueError carries the one it met as `unknownTypeSentinel`.
+ */
+const UNKNOWN_SENTINELS: ReadonlySet<string> = new Set([
+    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", // boolean
+    "3eeb2bf0-c639-47a8-9e75-3b44932eb421", // number
+    "04da6b54-80e4-46f7-96ec-b56ff0331ba9", // string
+    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2", // array
+    "030794c1-ac77-496b-92df-f27374a8bd58", // asset
+    "e48ece36-62e2-4504-bad9-02848725956a", // archive
+    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff", // object
+]);
+
+/**
+ * Whether `e` is @pulumi/policy's UnknownValueError, from whichever copy of the package threw it.
+ * `instanceof` alone fails when two copies are loaded (a `policies/node_modules` from `npm install`
+ * next to the project's): the proxy of one throws, the rules hold the other's class. The error has
+ * no name of its own ("Error") and no symbol; its message is prose. Its `unknownTypeSentinel` is
+ * one of the protocol's constants, which no copy or version can change without breaking the engine.
+ */
+export function isUnknownValueError(e: unknown): boolean {
+    if (e instanceof UnknownValueError) return true;
+    if (e === null || typeof e !== "object") return false;
+    const sentinel = (e as { unknownTypeSentinel?: unknown }).unknownTypeSentinel;
+    return typeof sentinel === "string" && UNKNOWN_SENTINELS.has(sentinel);
+}
+
+/**
  * A value read from the inputs, or undefined when it cannot be known yet (during `pulumi preview`
  * an input computed from another resource is unknown, and reading it throws).
  */
@@ -44,7 +73,7 @@ export function known<T>(read: () => T): T | undefined {
     try {
         return read();
     } catch (e) {
-        if (e instanceof UnknownValueError) return undefined;
+        if (isUnknownValueError(e)) return undefined;
         throw e;
     }
 }

@@ -27,7 +27,10 @@ export const RANK: Record<FindingCode, number> = {
     WEB_API_BASE_MISMATCH: 55,
     RESTART_LOOP: 60,
     UNHEALTHY: 70,
+    CERT_EXPIRED: 74,
+    CERT_NOT_ISSUED: 76,
     PROXY_502: 80,
+    CERT_EXPIRING: 85,
     SUPERSEDED: 90,
 };
 

@@ -1,6 +1,7 @@
 /** The doctor's output: a table and numbered findings for people, JSON for machines. */
 import { ContainerFacts, DoctorReport, Finding } from "./types";
 import { renderBackupStatus } from "./backups";
+import { renderCertificates } from "./certificates";
 
 export function formatDuration(seconds: number | undefined): string {
     if (seconds === undefined) return "-";
@@ -96,6 +97,10 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
     if (report.backups) {
         out.push("");
         out.push(renderBackupStatus(report.backups));
+    }
+    if (report.certificates && report.certificates.length > 0) {
+        out.push("");
+        out.push(renderCertificates(report.certificates));
     }
     if (report.probes.length > 0) {
         out.push("");

@@ -4,6 +4,8 @@ import { DEFAULTS } from "../config";
 import { HEALTH_PATH } from "../env";
 import { BACKUP_DEFAULTS } from "../backup/settings";
 import { readBackupStatus, withBackupStatus } from "./backups";
+import { ProxyCertificates, withCertificates } from "./certificates";
+import { readProxyCertificates } from "./certificateReader";
 import { diagnose } from "./classify";
 import { apiLikeComposeContainers, discover } from "./discover";
 import { connectDocker, dockerEndpoint, listHost, probeProxy, readContainer, readDb, readWebBundle, runsPrisma } from "./dockerReader";
@@ -66,7 +68,16 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     const dbC = pick("db");
     const webC = pick("web");
     const proxies = read.filter((r) => r.facts.role === "proxy");
+    const now = new Date();
+    const certificates: ProxyCertificates[] = [];
     await Promise.all([
+        // Only the stack's own proxy (found by its labels) says which names it serves and how.
+        ...proxies
+            .filter((p) => p.facts.origin === "stack")
+            .map(async (p) => {
+                const certs = await readProxyCertificates(docker, p.facts.name, p.info, now);
+                if (certs) certificates.push(certs);
+            }),
         (async () => {
             if (dbC && !o.noDb) db = await readDb(dbC.facts.name, dbC.info);
         })(),
@@ -82,5 +93,5 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     const discovery = { legacySource: found.legacySource, candidates: found.candidates, otherStacks: found.otherStacks, hostContainers: found.hostContainers, port, endpoint: dockerEndpoint() };
     const report = diagnose({ stack: o.stack, legacyProject: legacy, discovery, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
     const backupDir = path.resolve(o.projectDir, conf.cfg?.backup.dir ?? BACKUP_DEFAULTS.dir);
-    return withBackupStatus(report, readBackupStatus(backupDir, [conf.cfg?.namePrefix ?? `cartie-${o.stack}`, ...(legacy ? [legacy] : [])]));
+    return withBackupStatus(withCertificates(report, certificates, now), readBackupStatus(backupDir, [conf.cfg?.namePrefix ?? `cartie-${o.stack}`, ...(legacy ? [legacy] : [])]));
 }

@@ -1,4 +1,5 @@
 import type { DoctorBackups } from "./backups";
+import type { ProxyCertificates } from "./certificates";
 import { ConfigProblem } from "../config";
 import { DatabaseState } from "../migrationPlan";
 
@@ -127,7 +128,10 @@ export type FindingCode =
     | "PROXY_502"
     | "PLATFORM_ABSENT"
     | "PORT_TAKEN"
-    | "SUPERSEDED";
+    | "SUPERSEDED"
+    | "CERT_NOT_ISSUED"
+    | "CERT_EXPIRED"
+    | "CERT_EXPIRING";
 
 /** A symptom reported under its cause rather than as a finding of its own. */
 export interface Consequence {
@@ -186,4 +190,6 @@ export interface DoctorReport {
     notes: string[];
     /** The backups folder and its newest complete backup (lib/doctor/backups.ts). */
     backups?: DoctorBackups;
+    /** The TLS certificates of the stack's proxy, when its tls label is acme or internal (lib/doctor/certificates.ts). */
+    certificates?: ProxyCertificates[];
 }

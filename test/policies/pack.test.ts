@@ -1,82 +1,22 @@
 import * as assert from "node:assert/strict";
-import { ChildProcess, spawn } from "node:child_process";
-import * as path from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import * as policyServer from "@pulumi/policy/server";
-import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
-import {
-    AnalyzeDiagnostic,
-    AnalyzeRequest,
-    AnalyzeResponse,
-    AnalyzerInfo,
-    AnalyzerStackConfigureRequest,
-    ConfigureAnalyzerRequest,
-    EnforcementLevel,
-    PolicyConfig,
-} from "@pulumi/pulumi/proto/analyzer_pb";
-import { Empty } from "google-protobuf/google/protobuf/empty_pb";
-import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { AnalyzeRequest, AnalyzeResponse, EnforcementLevel } from "@pulumi/pulumi/proto/analyzer_pb";
 import { validStackConfig } from "../support/mockRuntime";
 import { TYPES } from "../../policies/util";
-import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources } from "./support";
-
-const PACK_DIR = path.resolve(__dirname, "../../policies");
-
-interface Diagnostic {
-    policy: string;
-    level: "advisory" | "mandatory" | "other";
-    message: string;
-    urn: string;
-}
-
-function toDiagnostic(d: AnalyzeDiagnostic, urn: string): Diagnostic {
-    const level = d.getEnforcementlevel();
-    return {
-        policy: d.getPolicyname(),
-        level: level === EnforcementLevel.MANDATORY ? "mandatory" : level === EnforcementLevel.ADVISORY ? "advisory" : "other",
-        message: d.getMessage(),
-        urn: d.getUrn() || urn,
-    };
-}
-
-/** Starts `policies/index.ts` the way the engine starts a pack and returns its port (printed on stdout). */
-function startPack(): Promise<{ child: ChildProcess; port: number }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "index.ts"], { cwd: PACK_DIR, stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        let err = "";
-        const timer = setTimeout(() => reject(new Error(`policy pack did not print a port within 15 s; stderr:\n${err}`)), 15000);
-        child.stdout.on("data", (b: Buffer) => {
-            out += b.toString();
-            const m = /^(\d+)\s*$/m.exec(out);
-            if (m) {
-                clearTimeout(timer);
-                resolve({ child, port: Number(m[1]) });
-            }
-        });
-        child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-        child.on("exit", (code) => {
-            clearTimeout(timer);
-            reject(new Error(`policy pack exited with ${code}; stderr:\n${err}`));
-        });
-    });
-}
+import { Diagnostic, PackServer } from "./analyzer";
+import { LABELS } from "../../lib/labels";
+import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources, setLabel } from "./support";
 
 describe("cartie-guard through @pulumi/policy's analyzer server", function () {
     this.timeout(30000);
-    let child: ChildProcess | undefined;
-    let client: AnalyzerClient;
+    let pack: PackServer | undefined;
     let resources: PackResource[];
     const get = (type: string, name: string): PackResource => find(resources, type, name);
 
     function analyze(res: PackResource): Promise<Diagnostic[]> {
-        return new Promise((resolve, reject) => {
-            client.analyze(analyzeRequest(res), (e: grpc.ServiceError | null, resp?: AnalyzeResponse) => {
-                if (e || !resp) reject(e ?? new Error("no response"));
-                else resolve(resp.getDiagnosticsList().map((d) => toDiagnostic(d, res.urn)));
-            });
-        });
+        if (!pack) throw new Error("the pack is not running");
+        return pack.analyze(res);
     }
 
     async function analyzeAll(list: PackResource[]): Promise<Diagnostic[]> {
@@ -96,40 +36,25 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
     }
 
     function configure(levels: Record<string, EnforcementLevel>): Promise<void> {
-        const req = new ConfigureAnalyzerRequest();
-        for (const [name, level] of Object.entries(levels)) {
-            const pc = new PolicyConfig();
-            pc.setEnforcementlevel(level);
-            pc.setProperties(Struct.fromJavaScript({}));
-            req.getPolicyconfigMap().set(name, pc);
-        }
-        return new Promise((resolve, reject) => client.configure(req, (e) => (e ? reject(e) : resolve())));
+        if (!pack) throw new Error("the pack is not running");
+        return pack.configure(Object.fromEntries(Object.entries(levels).map(([name, level]) => [name, { level }])));
     }
 
     before(async () => {
-        const [{ resources: registered }, started] = await Promise.all([programResources(), startPack()]);
+        const [{ resources: registered }, started] = await Promise.all([programResources(), PackServer.start()]);
         resources = registered;
-        child = started.child;
-        client = new AnalyzerClient(`127.0.0.1:${started.port}`, grpc.credentials.createInsecure());
-        // The engine sends the stack's tags first.
-        await new Promise<void>((resolve, reject) =>
-            client.configureStack(new AnalyzerStackConfigureRequest(), (e) => (e ? reject(e) : resolve())),
-        );
+        pack = started;
     });
 
-    after(() => {
-        client?.close();
-        if (child && child.exitCode === null) child.kill();
-    });
+    after(() => pack?.stop());
 
-    it("loads as a policy pack: name, version and the ten rules, all mandatory but the backup advisory", async () => {
-        const info = await new Promise<AnalyzerInfo>((resolve, reject) =>
-            client.getAnalyzerInfo(new Empty(), (e: grpc.ServiceError | null, r?: AnalyzerInfo) => (e || !r ? reject(e ?? new Error("no info")) : resolve(r))),
-        );
+    it("loads as a policy pack: name, version and the eleven rules, all mandatory but the backup advisory", async () => {
+        assert.ok(pack);
+        const info = await pack.info();
         assert.equal(info.getName(), "cartie-guard");
         assert.equal(info.getVersion(), "0.1.0");
         const ps = info.getPoliciesList();
-        assert.equal(ps.length, 10);
+        assert.equal(ps.length, 11);
         for (const p of ps) {
             assert.equal(p.getEnforcementlevel(), p.getName() === "backups-before-migrations" ? EnforcementLevel.ADVISORY : EnforcementLevel.MANDATORY, p.getName());
             assert.ok(p.getDescription().length > 20, p.getName());
@@ -195,6 +120,24 @@ describe("cartie-guard through @pulumi/policy's analyzer server", function () {
             ["only-the-proxy-is-public"],
         );
         assert.match(diags[0].message, /docker:Container "db": publishes host port 0\.0\.0\.0:5432->5432/);
+    });
+
+    it("stops a proxy published on every interface without TLS with public-proxy-serves-https, and passes it with tls internal and 443", async () => {
+        const { resources: exposed } = await programResources(validStackConfig({ "cartie:publicBind": "0.0.0.0" }));
+        const proxy = find(exposed, TYPES.container, "proxy");
+        const https = (ds: Diagnostic[]): Diagnostic[] => ds.filter((d) => d.policy === "public-proxy-serves-https");
+        const plain = https(await analyzeAll(exposed));
+        assert.deepEqual(
+            plain.map((d) => [d.urn, d.level]),
+            [[proxy.urn, "mandatory"]],
+        );
+        assert.match(plain[0].message, /docker:Container "proxy": is published on 0\.0\.0\.0:8082->80, reachable from other hosts, but serves plain HTTP.*cartie:domain <name>.*cartie:tlsTerminatedBy <lb>/s);
+        const withTls = changed(proxy, (r) => {
+            setLabel(r, LABELS.tls, "internal");
+            r.wire.ports = [...(r.wire.ports as object[]), { internal: 443, external: 443, ip: "0.0.0.0", protocol: "tcp" }];
+        });
+        assert.deepEqual(https(await analyze(withTls)), []);
+        assert.deepEqual(https(await analyze(changed(proxy, (r) => setLabel(r, LABELS.tlsTerminatedBy, "hetzner-lb")))), []);
     });
 
     it("shows a policy the secret unwrapped: only additionalSecretOutputs tells a secret from plaintext", async () => {

@@ -3,7 +3,8 @@ import { ResourceValidationPolicy } from "@pulumi/policy";
 import { policies } from "../../policies/rules";
 import { TYPES } from "../../policies/util";
 import { validStackConfig } from "../support/mockRuntime";
-import { PackResource, changed, editEnvs, find, leakedSecret, plaintext, programResources, validate } from "./support";
+import { LABELS } from "../../lib/labels";
+import { PackResource, changed, editEnvs, find, leakedSecret, plaintext, programResources, setLabel, validate } from "./support";
 
 function policy(name: string): ResourceValidationPolicy {
     const p = policies.find((x) => x.name === name);
@@ -34,7 +35,7 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
         ({ resources: all } = await programResources());
     });
 
-    it("has the ten rules, each with a description, mandatory by default but the backup advisory", () => {
+    it("has the eleven rules, each with a description, mandatory by default but the backup advisory", () => {
         assert.deepEqual(
             policies.map((p) => p.name),
             [
@@ -48,6 +49,7 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
                 "forward-only-migrations",
                 "backups-before-migrations",
                 "no-host-takeover",
+                "public-proxy-serves-https",
             ],
         );
         for (const p of policies) {
@@ -187,6 +189,40 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
             assertOne(await check("only-the-proxy-is-public", open), 'docker:Container "proxy"', "binds to every interface");
             const moved = get(TYPES.container, "proxy");
             assertOne(await check("only-the-proxy-is-public", moved, { publicPort: 9090 }), "not the configured public port 9090");
+        });
+    });
+
+    describe("only-the-proxy-is-public with TLS on (the proxy's tls label)", () => {
+        const tlsProxy = (tls: string, ports: object[]): PackResource =>
+            changed(find(all, TYPES.container, "proxy"), (r) => {
+                setLabel(r, LABELS.tls, tls);
+                r.wire.ports = ports;
+            });
+
+        it("passes the HTTP and HTTPS ports on the bind address, also the stack's own ports", async () => {
+            const both = [
+                { internal: 80, external: 80, ip: "0.0.0.0", protocol: "tcp" },
+                { internal: 443, external: 443, ip: "0.0.0.0", protocol: "tcp" },
+            ];
+            assert.deepEqual(await check("only-the-proxy-is-public", tlsProxy("acme", both), { publicBind: "0.0.0.0" }), []);
+            const own = [
+                { internal: 8080, external: 8080, ip: "127.0.0.1" },
+                { internal: 8443, external: 8443, ip: "127.0.0.1" },
+            ];
+            assert.deepEqual(await check("only-the-proxy-is-public", tlsProxy("internal", own), { httpPort: 8080, httpsPort: 8443 }), []);
+        });
+
+        it("catches the plain-HTTP single port, or a wrong listener, when TLS is on", async () => {
+            assertOne(
+                await check("only-the-proxy-is-public", tlsProxy("internal", [{ internal: 80, external: 8082, ip: "127.0.0.1" }])),
+                "instead of exactly two (HTTP and HTTPS, tls internal)",
+                "{ internal: 80, external: 80, ip: cartie:publicBind } and { internal: 443, external: 443, ip: cartie:publicBind }",
+            );
+            const wrong = tlsProxy("acme", [
+                { internal: 80, external: 80, ip: "127.0.0.1" },
+                { internal: 8443, external: 443, ip: "127.0.0.1" },
+            ]);
+            assertOne(await check("only-the-proxy-is-public", wrong), "publishes container port 127.0.0.1:443->8443, but Caddy listens on 80 and 443");
         });
     });
 

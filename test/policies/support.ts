@@ -132,3 +132,10 @@ export function secretForms(): string[] {
 export function leakedSecret(messages: string[]): string | undefined {
     return secretForms().find((s) => messages.some((m) => m.includes(s)));
 }
+
+/** Sets (or, with undefined, removes) one Docker label in a container's wire inputs. */
+export function setLabel(res: PackResource, label: string, value: string | undefined): void {
+    const list = (Array.isArray(res.wire.labels) ? res.wire.labels : []) as { label: string; value: string }[];
+    const rest = list.filter((l) => l.label !== label);
+    res.wire.labels = value === undefined ? rest : [...rest, { label, value }];
+}

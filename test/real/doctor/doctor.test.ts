@@ -11,8 +11,7 @@ import { DoctorReport } from "../../../lib/doctor/types";
 import { validateConfig } from "../../../lib/config";
 import { contentTag, contextDigest } from "../../../lib/context";
 import { imageBuildArgs } from "../../../lib/buildArgs";
-import { LABELS } from "../../../lib/labels";
-import { Created, apiEnvFlags, ensureBusybox, fakePsql, inspectState, installScript, sh, uniqueId, waitFor } from "./support";
+import { Created, apiEnvFlags, ensureBusybox, fakePsql, inspectState, installScript, sh, stackLabels, uniqueId, waitFor } from "./support";
 
 const PROJECT_DIR = path.resolve(__dirname, "../../..");
 const id = uniqueId();
@@ -28,11 +27,6 @@ async function doctor(args: string[]): Promise<{ code: number; out: string; err:
     const code = await main(["--cwd", PROJECT_DIR, ...args], (s) => (out += s), (s) => (err += s));
     const report = args.includes("--json") && out.trim().startsWith("{") ? (JSON.parse(out) as DoctorReport) : undefined;
     return { code, out, err, report };
-}
-
-function stackLabels(stack: string, component: string, tag?: string): string[] {
-    const labels: Record<string, string> = { [LABELS.project]: "cartie-platform", [LABELS.stack]: stack, [LABELS.component]: component, ...(tag ? { [LABELS.contentTag]: tag } : {}) };
-    return Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
 }
 
 function composeLabels(service: string): string[] {

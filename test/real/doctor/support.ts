@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
+import { LABELS } from "../../../lib/labels";
 
 export const BUSYBOX = "local/busybox:1";
 
@@ -44,6 +45,12 @@ export function ensureBusybox(): void {
     } finally {
         fs.rmSync(root, { recursive: true, force: true });
     }
+}
+
+/** `docker run --label` flags that make a container one of `stack`'s, as the program labels them (lib/labels.ts), plus `extra`. */
+export function stackLabels(stack: string, component: string, tag?: string, extra: Record<string, string> = {}): string[] {
+    const labels: Record<string, string> = { [LABELS.project]: "cartie-platform", [LABELS.stack]: stack, [LABELS.component]: component, ...(tag ? { [LABELS.contentTag]: tag } : {}), ...extra };
+    return Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
 }
 
 export function uniqueId(): string {
