@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { HttpsSite } from "../proxy/caddyfile";
 import type { ConfigProblem } from "./index";
 
 /**
@@ -42,6 +43,12 @@ export function isLoopback(bind: string): boolean {
 
 export function tlsOn(tls: Pick<TlsSettings, "mode">): boolean {
     return tls.mode !== "off";
+}
+
+/** The proxy's HTTPS site for these settings, or undefined when the proxy serves plain HTTP. */
+export function httpsSiteOf(tls: TlsSettings): HttpsSite | undefined {
+    if (tls.mode === "off" || tls.domains.length === 0) return undefined;
+    return { domains: tls.domains, issuer: tls.mode, ...(tls.acmeEmail ? { acmeEmail: tls.acmeEmail } : {}), httpPort: tls.httpPort, httpsPort: tls.httpsPort };
 }
 
 /** `https://<first domain>` with the port when it is not 443: the URL users type. */

@@ -48,6 +48,11 @@ export interface CaddyfileOptions {
 
 /** Where Caddy's admin API listens inside the proxy container (the healthcheck and the release use it). */
 export const ADMIN_ADDRESS = "127.0.0.1:2019";
+/** Caddy's data directory (certificates, keys, the ACME account, the internal CA) and config directory in the proxy container. */
+export const CADDY_DATA_DIR = "/data";
+export const CADDY_CONFIG_DIR = "/config";
+/** The root of Caddy's internal CA (`tls internal`), what a client of such a site must trust. */
+export const INTERNAL_ROOT_PATH = `${CADDY_DATA_DIR}/caddy/pki/authorities/local/root.crt`;
 /** How long in-flight requests of a replaced config may run on after a reload. */
 export const RELOAD_GRACE_SECONDS = 30;
 /** Idle keep-alive to an upstream; the sample api keeps its own longer (65 s) so it never closes one Caddy reuses. */
