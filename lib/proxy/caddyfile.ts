@@ -127,6 +127,23 @@ function publicSite(opts: CaddyfileOptions, prefix: string): string[] {
         ...(opts.accessLog ? ["\tlog"] : []),
         ...routes(prefix, opts.live),
         "}",
+        ...portedRedirect(site),
+    ];
+}
+
+/**
+ * Caddy's automatic HTTP→HTTPS redirect (308) leaves the port out when it is `https_port`, taking
+ * that for a container port behind 443; here the HTTPS port is published as itself, so a stack on
+ * another port gets the same 308 with its port named. On 443 Caddy's own redirect is right.
+ */
+function portedRedirect(site: HttpsSite): string[] {
+    if (site.httpsPort === 443) return [];
+    return [
+        "",
+        `# HTTP to HTTPS on port ${site.httpsPort} (Caddy's own redirect would name 443).`,
+        `${site.domains.map((d) => `http://${d}`).join(", ")} {`,
+        `\tredir https://{host}:${site.httpsPort}{uri} 308`,
+        "}",
     ];
 }
 

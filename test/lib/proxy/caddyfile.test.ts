@@ -111,6 +111,12 @@ describe("renderCaddyfile with an HTTPS site", () => {
         assert.match(block(acmeText, "cartie.example.org"), /Strict-Transport-Security/);
     });
 
+    it("redirects HTTP with 308: Caddy's own redirect on 443, an explicit one naming any other HTTPS port", () => {
+        const text = renderCaddyfile({ ...opts, https: internal });
+        assert.match(block(text, "http://cartie.test, http://www.cartie.test"), /^\tredir https:\/\/\{host\}:18443\{uri\} 308$/m);
+        assert.doesNotMatch(renderCaddyfile({ ...opts, https: acme }), /^\tredir |^http:\/\//m);
+    });
+
     it("the candidate listener stays plain HTTP on the container's loopback, whatever the public side", () => {
         const text = renderCaddyfile({ ...opts, candidate: next, https: internal });
         assert.equal(site(text, 8081), site(renderCaddyfile({ ...opts, candidate: next }), 8081));
