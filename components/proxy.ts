@@ -41,7 +41,10 @@ export function tlsLabels(tls: TlsSettings): Record<string, string> {
 /** The Release step rewrites this file in the container after each load, so a restarted proxy comes back on the live routes. */
 export const CADDYFILE_PATH = PROXY_CADDYFILE_PATH;
 
-/** Caddy: the platform's only published port, `/api/*` to the api and the rest to the web. */
+/**
+ * Caddy: the platform's only published container, `/api/*` to the api and the rest to the web;
+ * plain HTTP on publicPort, or with a domain HTTPS on httpsPort (HTTP on httpPort redirecting).
+ */
 export class Proxy extends pulumi.ComponentResource {
     readonly container: docker.Container;
     /** With TLS on: Caddy's data (certificates, keys, ACME account) and config directories, never deleted. */

@@ -17,7 +17,7 @@ import { INTERNAL_ROOT_PATH } from "../../../lib/proxy/caddyfile";
 import { makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
 import { HttpsStack, httpsGetPinned, startHttpsStack } from "../support/https";
 import { T } from "../support/program";
-import { docker, dockerOk, exec, execLikeCommandResource, execOk } from "../support/run";
+import { Server, docker, dockerOk, exec, execLikeCommandResource, execOk, freePort, waitFor } from "../support/run";
 
 /** What Caddy (certmagic) logs when it issues a certificate. */
 const ISSUED = /certificate obtained successfully|obtaining certificate/i;
@@ -98,6 +98,18 @@ describe("real: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", f
         }
     });
 
+    it("the verification names a real certificate problem as such: a name the proxy has no certificate for, a root it does not trust", async () => {
+        const verify = (env: Record<string, string>) => execLikeCommandResource("node --import tsx scripts/verify.ts", { CARTIE_VERIFY_ATTEMPTS: "2", CARTIE_VERIFY_CONNECT: "127.0.0.1", CARTIE_VERIFY_PROXY: proxy, ...env });
+        const other = await verify({ CARTIE_VERIFY_URLS: `https://other.test:${h.httpsPort}/`, CARTIE_VERIFY_TLS: "internal" });
+        assert.equal(other.code, 1);
+        assert.match(other.stderr, /certificate problem \(not yet issued\).*the proxy has no certificate for other\.test/);
+        assert.match(other.stderr, /fix: .*other\.test is in cartie:domain/);
+        // acme trusts the public roots only: Caddy's internal CA is not one of them
+        const untrusted = await verify({ CARTIE_VERIFY_URLS: `https://${h.domain}:${h.httpsPort}/`, CARTIE_VERIFY_TLS: "acme" });
+        assert.equal(untrusted.code, 1);
+        assert.match(untrusted.stderr, /certificate problem \(untrusted issuer\).*not from a publicly trusted CA/);
+    });
+
     it("http:// redirects with 308 to https:// on the HTTPS port", async () => {
         for (const p of ["/", "/api/health"]) {
             const r = await plainGet(h.httpPort, `${h.domain}:${h.httpPort}`, p);
@@ -172,6 +184,22 @@ describe("real: the acme configuration, checked by the host's Caddy 2.6 (no CA i
                 assert.match(`${validated.stdout}${validated.stderr}`, /Valid configuration/);
             }
         } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("Caddy's own HTTP→HTTPS redirect, which acme on 80/443 relies on, is a 308 that names no port when it is https_port (why another HTTPS port gets a rendered one)", async () => {
+        const [httpPort, httpsPort] = [await freePort(), await freePort()];
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartie-redirect-"));
+        const file = path.join(dir, "Caddyfile");
+        fs.writeFileSync(file, `{\n\tadmin off\n\thttp_port ${httpPort}\n\thttps_port ${httpsPort}\n\tskip_install_trust\n}\n\ncartie.test {\n\ttls internal\n\trespond "ok"\n}\n`);
+        const caddy = new Server("caddy", "caddy", ["run", "--config", file, "--adapter", "caddyfile"], { env: { XDG_DATA_HOME: path.join(dir, "data"), XDG_CONFIG_HOME: path.join(dir, "config"), HOME: dir } });
+        try {
+            const r = await waitFor("caddy's redirect", () => plainGet(httpPort, `cartie.test:${httpPort}`, "/x?y=1").catch(() => undefined), 20_000, 200);
+            assert.equal(r.status, 308, caddy.tail());
+            assert.equal(r.location, "https://cartie.test/x?y=1");
+        } finally {
+            await caddy.stop();
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });
