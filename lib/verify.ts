@@ -114,8 +114,12 @@ export interface CertificateProblem {
 
 /** Node's codes for a certificate chain no trusted root signs. */
 const UNTRUSTED = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "CERT_UNTRUSTED", "CERT_SIGNATURE_FAILURE"]);
-/** Caddy answers a handshake for a name it has no certificate for (yet) with an alert. */
+/**
+ * Caddy answers a handshake for a name it has no certificate for (yet) with an alert; Node reports
+ * it as EPROTO with OpenSSL's words ("tlsv1 alert internal error"), or under the alert's own code.
+ */
 const NO_CERTIFICATE = new Set(["ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR", "ERR_SSL_TLSV1_UNRECOGNIZED_NAME", "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE"]);
+const NO_CERTIFICATE_ALERT = /alert (internal error|unrecognized name|handshake failure)/i;
 
 /**
  * Names a failed HTTPS GET as the certificate problem it is, with its fix, or undefined when the
@@ -157,10 +161,10 @@ export function classifyCertificateError(code: string | undefined, message: stri
                   fix: `${logs}: the usual causes are a DNS A/AAAA record for ${host} that does not point at this host, or ports 80 and 443 closed to the internet`,
               };
     }
-    if (NO_CERTIFICATE.has(code)) {
+    if (NO_CERTIFICATE.has(code) || (code === "EPROTO" && NO_CERTIFICATE_ALERT.test(message))) {
         return {
             kind: "not yet issued",
-            problem: `the proxy has no certificate for ${host} yet (the TLS handshake was refused: ${code})`,
+            problem: `the proxy has no certificate for ${host} yet (the TLS handshake was refused: ${NO_CERTIFICATE_ALERT.exec(message)?.[0] ?? code})`,
             fix:
                 mode === "acme"
                     ? `${logs}: ACME needs a DNS A/AAAA record for ${host} pointing at this host and ports 80 and 443 open to the internet; Caddy keeps retrying`

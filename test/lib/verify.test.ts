@@ -72,6 +72,10 @@ describe("verification over HTTPS: a certificate problem is named as such", () =
         assert.equal(kind("ERR_TLS_CERT_ALTNAME_INVALID"), "name mismatch");
         assert.equal(kind("ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR"), "not yet issued");
         assert.equal(kind("ERR_SSL_TLSV1_UNRECOGNIZED_NAME"), "not yet issued");
+        // what Node 20 reports for Caddy 2.6's refusal of a name it has no certificate for (seen in test/real/https)
+        const eproto = "write EPROTO 800CAD1FB77F0000:error:0A000438:SSL routines:ssl3_read_bytes:tlsv1 alert internal error:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 80\n";
+        assert.equal(classifyCertificateError("EPROTO", eproto, url, "internal")?.kind, "not yet issued");
+        assert.equal(classifyCertificateError("EPROTO", "wrong version number", url, "internal"), undefined, "a plain-HTTP port answering is not a certificate problem");
         for (const code of ["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"]) {
             assert.equal(kind(code), "untrusted issuer", code);
             assert.equal(kind(code, "internal"), "untrusted issuer", code);
