@@ -26,19 +26,25 @@ export interface HttpsStack {
     firstUp: UpResult;
 }
 
-/** The stack config of an HTTPS stack on these ports. publicUrl is fixed so the web image (VITE_API_BASE_URL) stays cached across runs. */
-export function httpsConfig(httpPort: number, httpsPort: number): Record<string, string> {
+/**
+ * The stack config of an HTTPS stack on these ports. By default publicUrl is `https://cartie.test`
+ * (port 443), so the web image's VITE_API_BASE_URL, and the cached image, are the same every run;
+ * a browser then reaches the site as https://cartie.test/ with Chromium's
+ * `--host-resolver-rules="MAP cartie.test:443 127.0.0.1:<httpsPort>"`. `derivedUrl` leaves publicUrl
+ * to the program (`https://cartie.test:<httpsPort>`, a web build per port).
+ */
+export function httpsConfig(httpPort: number, httpsPort: number, opts: { derivedUrl?: boolean } = {}): Record<string, string> {
     return {
         "cartie:domain": TEST_DOMAIN,
         "cartie:tls": "internal",
         "cartie:httpPort": String(httpPort),
         "cartie:httpsPort": String(httpsPort),
-        "cartie:publicUrl": `https://${TEST_DOMAIN}`,
+        ...(opts.derivedUrl ? {} : { "cartie:publicUrl": `https://${TEST_DOMAIN}` }),
     };
 }
 
 /** Brings the HTTPS stack up (`pulumi up` through the engine stand-in: the release and the HTTPS verification run). */
-export async function startHttpsStack(): Promise<HttpsStack> {
+export async function startHttpsStack(opts: { derivedUrl?: boolean } = {}): Promise<HttpsStack> {
     const cleanup = new Cleanup();
     try {
         const [httpPort, httpsPort] = [await freePort(), await freePort()];
@@ -49,7 +55,7 @@ export async function startHttpsStack(): Promise<HttpsStack> {
             await docker(["rm", "-f", `${stack.prefix}-proxy`]);
             await docker(["volume", "rm", "-f", ...volumes]);
         });
-        const config = httpsConfig(httpPort, httpsPort);
+        const config = httpsConfig(httpPort, httpsPort, opts);
         const firstUp = await stack.engine.up(await stack.evaluate("v1", config));
         const rootCaPem = await readInternalRoot(stack.container("proxy"));
         return { domain: TEST_DOMAIN, httpPort, httpsPort, rootCaPem, cleanup: () => cleanup.run(), stack, config, firstUp };
