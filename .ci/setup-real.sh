@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-PKGS=(docker.io debootstrap busybox-static postgresql caddy ca-certificates)
+PKGS=(docker.io debootstrap busybox-static postgresql caddy ca-certificates curl)
 
 missing=()
 for p in "${PKGS[@]}"; do
