@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-PKGS=(docker.io debootstrap busybox-static postgresql caddy ca-certificates chromium libnss3-tools)
+PKGS=(docker.io debootstrap busybox-static postgresql caddy ca-certificates curl chromium libnss3-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do

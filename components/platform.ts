@@ -1,12 +1,13 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../lib/config";
+import { httpsSiteOf, httpsUrl } from "../lib/config/tls";
 import { renderCaddyfile } from "../lib/proxy/caddyfile";
 import { CANDIDATE_PORT } from "../lib/release/spec";
 import { guardBuildContext, migrationsHash } from "../lib/context";
 import { ALIASES, API_PORT, DB_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbDataLayout, dbEnvironment, dbIdentity } from "../lib/env";
 import { imageBuildArgs } from "../lib/buildArgs";
-import { localProxyUrl, verificationUrls } from "../lib/verify";
+import { localProxyHost, localProxyUrl, verificationUrls } from "../lib/verify";
 import { Api } from "./api";
 import { Database } from "./database";
 import { AppImage } from "./images";
@@ -128,10 +129,20 @@ export class CartiePlatform extends pulumi.ComponentResource {
             { namePrefix: p, imageName: this.webImage.imageName, contentTag: this.webImage.contentTag, network: this.network.name },
             { parent: this },
         );
-        this.bootstrapCaddyfile = renderCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT });
+        // The HTTPS site is in the bootstrap config too: certificates are obtained before the first release.
+        const https = httpsSiteOf(cfg.tls);
+        this.bootstrapCaddyfile = renderCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT, https });
         this.proxy = new Proxy(
             "proxy",
-            { namePrefix: p, image: cfg.caddyImage, network: this.network.name, bootstrapCaddyfile: this.bootstrapCaddyfile, publicPort: cfg.publicPort, publicBind: cfg.publicBind },
+            {
+                namePrefix: p,
+                image: cfg.caddyImage,
+                network: this.network.name,
+                bootstrapCaddyfile: this.bootstrapCaddyfile,
+                publicPort: cfg.publicPort,
+                publicBind: cfg.publicBind,
+                tls: cfg.tls,
+            },
             // The takeover frees the public port the legacy web holds.
             { parent: this, dependsOn: takeoverDone },
         );
@@ -148,6 +159,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 candidatePort: CANDIDATE_PORT,
                 apiPathPrefix: "/api",
                 accessLog: cfg.accessLog,
+                https,
                 smokePaths: ["/", HEALTH_PATH],
                 healthTimeoutSeconds: cfg.releaseHealthTimeout,
                 drainTimeoutSeconds: STOP_GRACE_SECONDS,
@@ -158,8 +170,10 @@ export class CartiePlatform extends pulumi.ComponentResource {
         this.verification = new Verification(
             "verification",
             {
-                urls: verificationUrls(localProxyUrl(cfg.publicBind, cfg.publicPort), HEALTH_PATH),
+                // Over HTTPS: the public URL itself, connected to on the published address (no DNS needed).
+                urls: verificationUrls(https ? httpsUrl(cfg.tls) : localProxyUrl(cfg.publicBind, cfg.publicPort), HEALTH_PATH),
                 containerIds: [this.database.container.id, this.api.container.id, this.web.container.id, this.proxy.container.id],
+                ...(https ? { https: { connectHost: localProxyHost(cfg.publicBind), mode: https.issuer, proxyContainer: this.proxy.container.name } } : {}),
             },
             { parent: this, dependsOn: [this.release] },
         );

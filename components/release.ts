@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderCaddyfile } from "../lib/proxy/caddyfile";
+import { HttpsSite, renderCaddyfile } from "../lib/proxy/caddyfile";
 import { ReleaseSpec } from "../lib/release/spec";
 
 export interface ReleaseArgs {
@@ -15,6 +15,8 @@ export interface ReleaseArgs {
     candidatePort: number;
     apiPathPrefix: string;
     accessLog: boolean;
+    /** The public HTTPS site (TLS on); the live config must carry it exactly as the bootstrap one does. */
+    https?: HttpsSite;
     smokePaths: string[];
     healthTimeoutSeconds: number;
     drainTimeoutSeconds: number;
@@ -48,6 +50,7 @@ export class Release extends pulumi.ComponentResource {
                 candidatePort: args.candidatePort,
                 apiPathPrefix: args.apiPathPrefix,
                 accessLog: args.accessLog,
+                ...(args.https ? { https: args.https } : {}),
                 smokePaths: args.smokePaths,
                 labels: { project: pulumi.getProject(), stack: pulumi.getStack() },
                 healthTimeoutSeconds: args.healthTimeoutSeconds,
@@ -56,7 +59,7 @@ export class Release extends pulumi.ComponentResource {
             }),
         );
         this.caddyfile = spec.apply((s) =>
-            renderCaddyfile({ listenPort: s.listenPort, candidatePort: s.candidatePort, live: s.desired, apiPathPrefix: s.apiPathPrefix, accessLog: s.accessLog }),
+            renderCaddyfile({ listenPort: s.listenPort, candidatePort: s.candidatePort, live: s.desired, apiPathPrefix: s.apiPathPrefix, accessLog: s.accessLog, https: s.https }),
         );
         this.command = new command.local.Command(
             name,

@@ -2,6 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { BACKUP_DEFAULTS, BackupSettings, parseSwitch, retentionProblem } from "../backup/settings";
+import { TlsSettings, derivedPublicUrl, parseTls, tlsUrlProblems } from "./tls";
+
+export type { TlsMode, TlsSettings } from "./tls";
 
 /**
  * The config contract of the `cartie` namespace, as plain data. Everything here is pure: the
@@ -54,6 +57,8 @@ export interface PlatformConfig {
     releaseHealthTimeout: number;
     /** Whether the proxy logs every request to its stdout. */
     accessLog: boolean;
+    /** How the proxy serves its public side: HTTPS for `domains`, or plain HTTP (`lib/config/tls.ts`). */
+    tls: TlsSettings;
     secrets: SecretValues;
 }
 
@@ -105,6 +110,12 @@ export const FIELDS = {
     backupDir: { example: "backups" },
     backupRetention: { example: "10" },
     preMigrationBackup: { example: "true" },
+    domain: { example: "cartie.example.org" },
+    tls: { example: "acme" },
+    acmeEmail: { example: "ops@example.org" },
+    tlsTerminatedBy: { example: "hetzner-lb" },
+    httpPort: { example: "80" },
+    httpsPort: { example: "443" },
     seedSuperadminEmail: { env: "SEED_SUPERADMIN_EMAIL", required: true, example: "admin@example.org" },
     postgresPassword: { env: "POSTGRES_PASSWORD", secret: true, required: true, example: "<a long random value>" },
     jwtSecret: { env: "JWT_SECRET", secret: true, required: true, example: "<a long random value>" },
@@ -291,16 +302,19 @@ export function validateConfig(given: RawConfig, opts: ValidateOptions): Platfor
         add("publicBind", `"${publicBind}" is not an IP address to bind to (use 127.0.0.1 for this host only, 0.0.0.0 for every interface)`);
     }
 
+    const tls = parseTls((key) => str(key), publicBind, problems);
+
     const checkUrl = (key: ConfigKey, value: string): boolean => {
         const ok = z.url({ protocol: /^https?$/ }).safeParse(value).success;
         if (!ok) add(key, `"${value}" is not an http(s) URL`);
         return ok;
     };
-    const publicUrl = (str("publicUrl")?.trim() ?? `http://localhost:${publicPort}`).replace(/\/+$/, "");
+    const publicUrl = (str("publicUrl")?.trim() ?? derivedPublicUrl(tls) ?? `http://localhost:${publicPort}`).replace(/\/+$/, "");
     const publicUrlOk = checkUrl("publicUrl", publicUrl);
     const apiBaseUrl = (str("apiBaseUrl")?.trim() ?? `${publicUrl}/api`).replace(/\/+$/, "");
     // A derived apiBaseUrl inherits publicUrl's problem: report it once, where it was made.
     if (str("apiBaseUrl") !== undefined || publicUrlOk) checkUrl("apiBaseUrl", apiBaseUrl);
+    tlsUrlProblems(tls, { publicUrl, apiBaseUrl }, problems);
 
     const images: Partial<Record<ConfigKey, string>> = {};
     for (const key of ["postgresImage", "caddyImage", "nodeImage", "webRuntimeImage"] as const) {
@@ -407,6 +421,7 @@ export function validateConfig(given: RawConfig, opts: ValidateOptions): Platfor
         namePrefix,
         releaseHealthTimeout,
         accessLog,
+        tls,
         secrets: {
             postgresPassword: str("postgresPassword") ?? "",
             jwtSecret: str("jwtSecret") ?? "",

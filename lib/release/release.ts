@@ -122,7 +122,7 @@ async function drain(host: ReleaseHost, spec: ReleaseSpec, upstream: string): Pr
 export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddyfile: string): Promise<ReleaseSummary> {
     const proxy = spec.proxyContainer;
     const render = (live: Upstreams | undefined, candidate: Upstreams | undefined): string =>
-        renderCaddyfile({ listenPort: spec.listenPort, candidatePort: spec.candidatePort, live, candidate, apiPathPrefix: spec.apiPathPrefix, accessLog: spec.accessLog });
+        renderCaddyfile({ listenPort: spec.listenPort, candidatePort: spec.candidatePort, live, candidate, apiPathPrefix: spec.apiPathPrefix, accessLog: spec.accessLog, https: spec.https });
     const live = await host.liveRoutes(proxy);
     const switching = ROLES.filter((r) => live?.[r] !== spec.desired[r]);
     const keep = new Set(ROLES.map((r) => containerOf(spec.desired[r])));

@@ -1,4 +1,4 @@
-import { Upstreams } from "../proxy/caddyfile";
+import { HttpsSite, Upstreams } from "../proxy/caddyfile";
 
 /** Where the proxy keeps the routes it serves, next to its Caddyfile: it survives a container restart. */
 export const LIVE_ROUTES_PATH = "/etc/caddy/cartie-live.json";
@@ -21,6 +21,8 @@ export interface ReleaseSpec {
     candidatePort: number;
     apiPathPrefix: string;
     accessLog: boolean;
+    /** The public HTTPS site, when TLS is on; absent for plain HTTP (so a plain stack's spec is unchanged). */
+    https?: HttpsSite;
     /** Paths the smoke check GETs through the candidate listener; each must answer 200. */
     smokePaths: string[];
     /** Labels that find this stack's app containers (leftovers of earlier releases are retired). */

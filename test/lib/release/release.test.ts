@@ -227,3 +227,34 @@ describe("runRelease: the switchover, in order", () => {
         assert.deepEqual(host.events, ["stop p-api-aaaaaaa -t 30", "rm p-api-aaaaaaa", "stop p-web-bbbbbbb -t 30", "rm p-web-bbbbbbb"]);
     });
 });
+
+describe("runRelease with the public side on HTTPS", () => {
+    it("every config it loads (candidate, switch, steady) keeps the HTTPS site, and the smoke check stays on the plain candidate listener", async () => {
+        const https = { domains: ["cartie.test"], issuer: "internal" as const, httpPort: 18080, httpsPort: 18443 };
+        const host = new FakeHost(OLD, [...names(OLD), "p-api-ccccccc"]);
+        const loaded: string[] = [];
+        const load = host.loadConfig.bind(host);
+        host.loadConfig = async (p, caddyfile, live) => {
+            loaded.push(caddyfile);
+            return load(p, caddyfile, live);
+        };
+        const gets: string[] = [];
+        const get = host.get.bind(host);
+        host.get = async (p, url) => {
+            gets.push(url);
+            return get(p, url);
+        };
+        const spec = specFor(NEW, { https });
+        const live = renderCaddyfile({ listenPort: 80, candidatePort: 8081, live: spec.desired, apiPathPrefix: "/api", https });
+        const summary = await runRelease(host, spec, live);
+        assert.deepEqual(summary.switched, ["api"]);
+        assert.ok(loaded.length >= 3, `only ${loaded.length} loads`);
+        for (const file of loaded) {
+            assert.match(file, /^cartie\.test \{\n\ttls internal\n\theader Strict-Transport-Security/m);
+            assert.match(file, /^\thttps_port 18443$/m);
+            assert.doesNotMatch(file, /auto_https off/);
+        }
+        assert.equal(loaded[loaded.length - 1], live);
+        assert.deepEqual(gets, ["http://127.0.0.1:8081/", "http://127.0.0.1:8081/api/health"]);
+    });
+});
