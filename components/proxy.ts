@@ -35,6 +35,7 @@ export function tlsLabels(tls: TlsSettings): Record<string, string> {
         [LABELS.tls]: tls.mode,
         ...(tls.domains.length > 0 ? { [LABELS.domains]: tls.domains.join(",") } : {}),
         ...(tls.terminatedBy ? { [LABELS.tlsTerminatedBy]: tls.terminatedBy } : {}),
+        ...(tls.mode !== "off" ? { [LABELS.httpPort]: String(tls.httpPort), [LABELS.httpsPort]: String(tls.httpsPort) } : {}),
     };
 }
 

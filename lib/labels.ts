@@ -13,6 +13,9 @@ export const LABELS = {
     domains: `${LABEL_PREFIX}.domains`,
     /** On the proxy: what terminates TLS in front of a plain-HTTP public proxy (a load balancer), when the stack says so. */
     tlsTerminatedBy: `${LABEL_PREFIX}.tls-terminated-by`,
+    /** On a proxy with TLS on: the ports Caddy serves HTTP (redirects, ACME) and HTTPS on, so the pack needs no copy of them in its config. */
+    httpPort: `${LABEL_PREFIX}.http-port`,
+    httpsPort: `${LABEL_PREFIX}.https-port`,
 } as const;
 
 /** db-secrets: the db's password file volume; proxy-data / proxy-config: Caddy's /data (certificates, ACME account) and /config. */

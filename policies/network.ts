@@ -1,7 +1,7 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { PROXY_PORT } from "../lib/env";
 import { LABELS } from "../lib/labels";
-import { proxyView } from "./tls";
+import { labelPort, proxyView } from "./tls";
 import { Finding, Props, TYPES, asArray, isRecord, known, rule } from "./util";
 
 interface NetworkConfig {
@@ -11,7 +11,7 @@ interface NetworkConfig {
     publicPort?: number;
     /** The stack's `cartie:publicBind`; only when it is set may the proxy listen on every interface. */
     publicBind?: string;
-    /** With TLS on: the stack's `cartie:httpPort` and `cartie:httpsPort` (host and container port alike). */
+    /** With TLS on, when the proxy's http-port/https-port labels do not say: its HTTP and HTTPS ports (host and container port alike). */
     httpPort: number;
     httpsPort: number;
 }
@@ -36,8 +36,8 @@ export const onlyTheProxyIsPublic: ResourceValidationPolicy = rule<NetworkConfig
             schema: { type: "string", description: "The stack's cartie:publicBind; unset: any explicit address but every interface" },
             default: undefined,
         },
-        httpPort: { schema: { type: "integer", description: "With TLS on: the stack's cartie:httpPort" }, default: 80 },
-        httpsPort: { schema: { type: "integer", description: "With TLS on: the stack's cartie:httpsPort" }, default: 443 },
+        httpPort: { schema: { type: "integer", description: "With TLS on, when the proxy's http-port label does not say: its HTTP port" }, default: 80 },
+        httpsPort: { schema: { type: "integer", description: "With TLS on, when the proxy's https-port label does not say: its HTTPS port" }, default: 443 },
     },
     types: [TYPES.container],
     check(props: Props, args, config): Finding[] {
@@ -53,9 +53,12 @@ export const onlyTheProxyIsPublic: ResourceValidationPolicy = rule<NetworkConfig
         }
         const findings: Finding[] = [];
         // With TLS on (the proxy's tls label) Caddy listens on its HTTP port (redirects, ACME challenges) and its HTTPS port.
-        const tls = proxyView(props).labels?.[LABELS.tls];
+        const labels = proxyView(props).labels;
+        const tls = labels?.[LABELS.tls];
         const tlsOn = tls === "acme" || tls === "internal";
-        const listeners = tlsOn ? [config.httpPort, config.httpsPort] : [config.proxyInternalPort];
+        const listeners = tlsOn
+            ? [labelPort(labels, LABELS.httpPort) ?? config.httpPort, labelPort(labels, LABELS.httpsPort) ?? config.httpsPort]
+            : [config.proxyInternalPort];
         const bind = config.publicBind ? `"${config.publicBind}"` : "cartie:publicBind";
         const expected = tlsOn
             ? listeners.map((l) => `{ internal: ${l}, external: ${l}, ip: ${bind} }`).join(" and ")

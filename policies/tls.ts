@@ -18,7 +18,7 @@ export interface ProxyView {
 }
 
 export interface HttpsConfig {
-    /** The port Caddy serves HTTPS on inside the container: the stack's `cartie:httpsPort`, 443 by default. */
+    /** The port Caddy serves HTTPS on inside the container when the proxy's https-port label does not say: 443 by default. */
     httpsPort: number;
 }
 
@@ -58,11 +58,12 @@ export function httpsFindings(view: ProxyView, config: HttpsConfig): Finding[] {
         "give the stack its public name, `pulumi config set cartie:domain <name>` (HTTPS with Let's Encrypt; `cartie:tls internal` for staging), " +
         "or say what terminates TLS in front of the proxy, `pulumi config set cartie:tlsTerminatedBy <lb>`; a proxy for this host only binds 127.0.0.1 (`cartie:publicBind`)";
     if (tls !== undefined && TLS_ON.has(tls)) {
-        if (view.ports.some((p) => p.internal === config.httpsPort)) return [];
+        const httpsPort = labelPort(view.labels, LABELS.httpsPort) ?? config.httpsPort;
+        if (view.ports.some((p) => p.internal === httpsPort)) return [];
         return [
             {
-                problem: `has TLS on (${tls}) and is published on ${where}, but does not publish its HTTPS port ${config.httpsPort}, so users reach it over plain HTTP only`,
-                fix: `publish container port ${config.httpsPort} (\`cartie:httpsPort\`; set this rule's httpsPort to match), or ${fix}`,
+                problem: `has TLS on (${tls}) and is published on ${where}, but does not publish its HTTPS port ${httpsPort}, so users reach it over plain HTTP only`,
+                fix: `publish container port ${httpsPort} (\`cartie:httpsPort\`), or ${fix}`,
             },
         ];
     }
@@ -75,6 +76,11 @@ export function httpsFindings(view: ProxyView, config: HttpsConfig): Finding[] {
 }
 
 const portNumber = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : undefined);
+
+/** A port the proxy's labels state (the program sets http-port and https-port with TLS on); undefined when absent. */
+export function labelPort(labels: Record<string, string | undefined> | undefined, label: string): number | undefined {
+    return portNumber(labels?.[label]);
+}
 
 /**
  * The container's inputs as `httpsFindings` reads them; empty when any of them is unknown during
@@ -101,7 +107,7 @@ export const publicProxyServesHttps: ResourceValidationPolicy = rule<HttpsConfig
     description:
         "A proxy published on a non-loopback address serves HTTPS (tls acme or internal, with its HTTPS port published), or the stack names what terminates TLS in front of it (cartie:tlsTerminatedBy).",
     config: {
-        httpsPort: { schema: { type: "integer", description: "Port Caddy serves HTTPS on inside the proxy container: the stack's cartie:httpsPort" }, default: 443 },
+        httpsPort: { schema: { type: "integer", description: "Port Caddy serves HTTPS on inside the proxy container when its https-port label does not say" }, default: 443 },
     },
     types: [TYPES.container],
     check(props: Props, _args, config): Finding[] {

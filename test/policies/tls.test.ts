@@ -103,4 +103,23 @@ describe("public-proxy-serves-https as the analyzer calls it, on the program's p
         assert.deepEqual(await validate(rule, changed(proxyOnAll, (r) => setLabel(r, LABELS.tlsTerminatedBy, "hetzner-lb"))), []);
         assert.deepEqual(await validate(rule, changed(proxyOnAll, (r) => setLabel(r, LABELS.tls, UNKNOWN_STRING))), []);
     });
+
+    it("reads the HTTPS port from the program's own proxy labels: a stack on non-default ports passes both rules with no policy config", async () => {
+        const onOwnPorts = find(
+            (await programResources(validStackConfig({ "cartie:publicBind": "0.0.0.0", "cartie:domain": "cartie.example.org", "cartie:tls": "internal", "cartie:httpPort": "18080", "cartie:httpsPort": "18443" })))
+                .resources,
+            TYPES.container,
+            "proxy",
+        );
+        const network = policies.find((p) => p.name === "only-the-proxy-is-public");
+        assert.ok(rule && "validateResource" in rule && network && "validateResource" in network);
+        assert.deepEqual(await validate(rule, onOwnPorts), []);
+        assert.deepEqual(await validate(network, onOwnPorts, { publicBind: "0.0.0.0" }), []);
+        // Without the HTTPS port published the label still names it: the rule stops the proxy and says which port.
+        const withoutHttps = changed(onOwnPorts, (r) => {
+            r.wire.ports = (r.wire.ports as { internal: number }[]).filter((p) => p.internal !== 18443);
+        });
+        const [message] = await validate(rule, withoutHttps);
+        assert.match(message, /does not publish its HTTPS port 18443/);
+    });
 });
