@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { platformProgram } from "../../../components/program";
 import { INTERNAL_ROOT_PATH } from "../../../lib/proxy/caddyfile";
 import { makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
+import { ARTIFACTS_DIR, TestBrowser } from "../support/browser";
 import { HttpsStack, httpsGetPinned, startHttpsStack } from "../support/https";
 import { T } from "../support/program";
 import { Server, docker, dockerOk, exec, execLikeCommandResource, freePort, waitFor } from "../support/run";
@@ -101,6 +102,27 @@ describe("real: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", f
         const untrusted = await verify({ CARTIE_VERIFY_URLS: `https://${h.domain}:${h.httpsPort}/`, CARTIE_VERIFY_TLS: "acme" });
         assert.equal(untrusted.code, 1);
         assert.match(untrusted.stderr, /certificate problem \(untrusted issuer\).*not from a publicly trusted CA/);
+    });
+
+    it("a real browser (headless Chromium trusting only the proxy's root) opens https://<domain>/: the SPA loads and its call to the api succeeds, no mixed content; a screenshot is kept", async () => {
+        // The bundle is built for https://<domain>/api (port 443); the browser's resolver sends <domain>:443 to the proxy's HTTPS port.
+        const browser = await TestBrowser.launch({ hosts: { [`${h.domain}:443`]: `127.0.0.1:${h.httpsPort}` }, trustedRootsPem: [h.rootCaPem] });
+        try {
+            const screenshot = path.join(ARTIFACTS_DIR, "https-spa.png");
+            const visit = await browser.visit(`https://${h.domain}/`, async (page) => (await TestBrowser.textOf(page, "#health-status")) === "ok", { screenshotPath: screenshot, timeoutMs: 45_000 });
+            const seen = JSON.stringify({ console: visit.console, failed: visit.failedRequests, requests: visit.requests });
+            assert.equal(visit.status, 200);
+            assert.ok(visit.ready, `the SPA did not show the api healthy: ${seen}`);
+            assert.ok(
+                visit.requests.some((r) => r.url === `https://${h.domain}/api/health` && r.status === 200),
+                `the SPA's own call to the api is not among the page's requests: ${seen}`,
+            );
+            assert.ok(!visit.console.some((l) => /Mixed Content/i.test(l)), seen);
+            assert.deepEqual(visit.failedRequests, []);
+            assert.ok(fs.statSync(screenshot).size > 0);
+        } finally {
+            await browser.close();
+        }
     });
 
     it("http:// redirects with 308 to https:// on the HTTPS port", async () => {
