@@ -1,5 +1,5 @@
-import { isIPv4, isIPv6 } from "node:net";
 import { ResourceValidationPolicy } from "@pulumi/policy";
+import { isLoopback } from "../lib/config/tls";
 import { LABELS } from "../lib/labels";
 import { Finding, Props, TYPES, asArray, asString, isRecord, isUnknownValueError, rule } from "./util";
 
@@ -24,15 +24,6 @@ export interface HttpsConfig {
 
 const TLS_ON = new Set(["acme", "internal"]);
 
-/** Whether a published address reaches only this host (127.0.0.0/8, ::1, also IPv4-mapped). */
-export function isLoopbackAddress(ip: string | undefined): boolean {
-    const bare = (ip ?? "").trim().replace(/^\[|\]$/g, "");
-    if (isIPv4(bare)) return bare.startsWith("127.");
-    if (!isIPv6(bare)) return bare === "localhost";
-    // The URL parser writes an IPv6 address in its one compressed form (::1, ::ffff:7f00:1).
-    const host = new URL(`http://[${bare}]/`).hostname;
-    return host === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
-}
 
 function describe(p: PublishedPort): string {
     const ip = p.ip === undefined || p.ip.trim() === "" ? "every interface" : p.ip.trim();
@@ -48,7 +39,7 @@ function describe(p: PublishedPort): string {
 export function httpsFindings(view: ProxyView, config: HttpsConfig): Finding[] {
     if (view.labels === undefined || view.ports === undefined) return [];
     if (view.labels[LABELS.component] !== "proxy") return [];
-    const exposed = view.ports.filter((p) => !isLoopbackAddress(p.ip));
+    const exposed = view.ports.filter((p) => !isLoopback(p.ip));
     if (exposed.length === 0) return [];
     const terminatedBy = view.labels[LABELS.tlsTerminatedBy]?.trim();
     if (terminatedBy) return [];

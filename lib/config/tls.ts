@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import type { HttpsSite } from "../proxy/caddyfile";
 import type { ConfigProblem } from "./index";
@@ -37,8 +38,18 @@ const TERMINATOR = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,62}$/;
 const isIp = (v: string): boolean => z.ipv4().safeParse(v).success || z.ipv6().safeParse(v.replace(/^\[|\]$/g, "")).success;
 
 /** Whether an address the proxy is published on reaches only this host. */
-export function isLoopback(bind: string): boolean {
-    return /^127\./.test(bind) || bind === "::1" || bind === "localhost";
+/**
+ * Whether an address reaches only this host (127.0.0.0/8, ::1, also written IPv4-mapped or in
+ * brackets). Undefined or "" is Docker's default for a published port, every interface: not loopback.
+ * One answer for the config check and the policy pack, so they never disagree on what is public.
+ */
+export function isLoopback(ip: string | undefined): boolean {
+    const bare = (ip ?? "").trim().replace(/^\[|\]$/g, "");
+    if (isIPv4(bare)) return bare.startsWith("127.");
+    if (!isIPv6(bare)) return bare === "localhost";
+    // The URL parser writes an IPv6 address in its one compressed form (::1, ::ffff:7f00:1).
+    const host = new URL(`http://[${bare}]/`).hostname;
+    return host === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
 export function tlsOn(tls: Pick<TlsSettings, "mode">): boolean {

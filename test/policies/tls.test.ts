@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import { LABELS } from "../../lib/labels";
 import { policies } from "../../policies/rules";
-import { HttpsConfig, ProxyView, httpsFindings, isLoopbackAddress } from "../../policies/tls";
+import { isLoopback } from "../../lib/config/tls";
+import { HttpsConfig, ProxyView, httpsFindings } from "../../policies/tls";
 import { TYPES } from "../../policies/util";
 import { validStackConfig } from "../support/mockRuntime";
 import { PackResource, changed, find, programResources, setLabel, validate } from "./support";
@@ -15,8 +16,8 @@ function proxy(labels: Record<string, string>, ports: ProxyView["ports"]): Proxy
 
 describe("public-proxy-serves-https: the rule's logic", () => {
     it("tells loopback addresses from the others", () => {
-        for (const ip of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "localhost"]) assert.ok(isLoopbackAddress(ip), ip);
-        for (const ip of [undefined, "", "0.0.0.0", "::", "[::]", "203.0.113.7", "10.0.0.5", "2001:db8::1", "::ffff:10.0.0.1", "128.0.0.1"]) assert.ok(!isLoopbackAddress(ip), String(ip));
+        for (const ip of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "localhost"]) assert.ok(isLoopback(ip), ip);
+        for (const ip of [undefined, "", "0.0.0.0", "::", "[::]", "203.0.113.7", "10.0.0.5", "2001:db8::1", "::ffff:10.0.0.1", "128.0.0.1"]) assert.ok(!isLoopback(ip), String(ip));
     });
 
     it("passes a proxy on loopback only, whatever its TLS", () => {
