@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { platformProgram } from "../../../components/program";
 import { CADDYFILE_PATH } from "../../../components/proxy";
 import { ProgramRun, Registered, makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
-import { BASE } from "./sample";
+import { BASE, platformPostgresImage } from "./sample";
 import { runId } from "./run";
 
 export const T = {
@@ -31,7 +31,7 @@ export interface ContainerInputs {
     networksAdvanced?: Array<{ name: string; aliases?: string[] }>;
     healthcheck?: { tests: string[]; interval?: string; timeout?: string; retries?: number; startPeriod?: string };
     ports?: Array<{ internal: number; external?: number; ip?: string; protocol?: string }>;
-    mounts?: Array<{ type: string; source: string; target: string }>;
+    mounts?: Array<{ type: string; source: string; target: string; readOnly?: boolean }>;
     uploads?: Array<{ file: string; content: string }>;
     restart?: string;
     labels?: Array<{ label: string; value: string }>;
@@ -96,7 +96,7 @@ export async function evaluateRealStack(
     const config = validStackConfig({
         "cartie:backupDir": backupDir,
         "cartie:postgresPassword": postgresPassword,
-        "cartie:postgresImage": BASE.postgres,
+        "cartie:postgresImage": await platformPostgresImage(),
         "cartie:caddyImage": BASE.caddy,
         "cartie:nodeImage": BASE.node,
         "cartie:webRuntimeImage": BASE.caddy,

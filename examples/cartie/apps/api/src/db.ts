@@ -12,7 +12,11 @@ export function poolConfig(databaseUrl: string): pg.PoolConfig {
     password: decodeURIComponent(url.password),
     database: decodeURIComponent(url.pathname.replace(/^\//, "")) || undefined,
     connectionTimeoutMillis: 3_000,
-    idleTimeoutMillis: 10_000,
+    // Never close an idle connection: when the database password is rotated, the role stops
+    // accepting the old password for NEW logins while sessions already open stay authenticated,
+    // so an api still on the old password keeps serving on the connections it holds until the
+    // release has switched to the api with the new one (README, "Rotating secrets").
+    idleTimeoutMillis: 0,
     max: 5,
   };
 }
