@@ -4,17 +4,11 @@
  * from the environment the resource sets; nothing printed carries the password.
  */
 import { maskSecrets } from "../lib/env";
-import { RotationError, rotateDbPassword } from "../lib/rotation/dbPassword";
+import { RotationError, TEST_KILL_AFTER_ALTER_ROLE, rotateDbPassword } from "../lib/rotation/dbPassword";
 import { dockerRotationHost } from "../lib/rotation/dockerHost";
 import { requireEnv } from "./env";
 
 const need = (name: string): string => requireEnv(name, "cartie:platform:DbPassword");
-
-/**
- * TEST ONLY: when set to 1, the step kills itself (SIGKILL) right after the role's password
- * changed, as an interrupted `pulumi up` would leave it. Unset, it does nothing.
- */
-export const TEST_KILL_AFTER_ALTER_ROLE = "CARTIE_TEST_KILL_AFTER_ALTER_ROLE";
 
 async function main(): Promise<void> {
     const password = need("POSTGRES_PASSWORD");
@@ -26,9 +20,10 @@ async function main(): Promise<void> {
         user,
         database: need("CARTIE_DB_NAME"),
     });
-    const hooks = process.env[TEST_KILL_AFTER_ALTER_ROLE] === "1" ? { afterAlterRole: () => void process.kill(process.pid, "SIGKILL") } : {};
+    const onLine = (line: string): void => console.log(`db-password: ${maskSecrets(line, [password])}`);
+    const kill = process.env[TEST_KILL_AFTER_ALTER_ROLE] === "1" ? { afterAlterRole: () => void process.kill(process.pid, "SIGKILL") } : {};
     try {
-        for (const line of await rotateDbPassword(host, user, password, hooks)) console.log(`db-password: ${maskSecrets(line, [password])}`);
+        await rotateDbPassword(host, user, password, { onLine, ...kill });
     } catch (err) {
         const fix = err instanceof RotationError ? `\nfix: ${err.fix}` : "";
         console.error(maskSecrets(`db-password: ${(err as Error).message}${fix}`, [password]));

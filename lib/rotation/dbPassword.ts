@@ -90,21 +90,35 @@ export class RotationError extends Error {
     }
 }
 
+/**
+ * TEST ONLY: scripts/db-password.ts kills itself (SIGKILL) right after the role's password changed
+ * when this variable is 1, as an interrupted `pulumi up` would leave it. Unset, nothing happens.
+ */
+export const TEST_KILL_AFTER_ALTER_ROLE = "CARTIE_TEST_KILL_AFTER_ALTER_ROLE";
+
 export interface RotationHooks {
+    /** Each line as it happens, so a step killed half-way has shown how far it got. */
+    onLine?: (line: string) => void;
     /** Runs right after the role's password changed (tests stop the step there). */
     afterAlterRole?: () => void | Promise<void>;
 }
 
 /** Runs the step: returns what it did, line by line (nothing secret in them); throws RotationError. */
 export async function rotateDbPassword(host: RotationHost, user: string, password: string, hooks: RotationHooks = {}): Promise<string[]> {
-    const log: string[] = [];
+    const lines: string[] = [];
+    const log = {
+        push(line: string): void {
+            lines.push(line);
+            hooks.onLine?.(line);
+        },
+    };
     const db = await host.dbStatus();
     const file = await host.readFile();
     const login = db === "running" ? await host.login(password) : undefined;
     const action = planRotation({ db, file, login }, password);
     log.push(`${action.kind}: ${action.why}`);
     if (action.kind === "fail") throw new RotationError(action.why, action.fix);
-    if (action.kind === "nothing") return log;
+    if (action.kind === "nothing") return lines;
     if (action.kind === "alter-role") {
         const r = await host.socketSql(alterRoleSql(user, password));
         if (!r.ok) {
@@ -137,5 +151,5 @@ export async function rotateDbPassword(host: RotationHost, user: string, passwor
     }
     await host.writeFile(password);
     log.push(`wrote ${PASSWORD_FILE} on the db-secrets volume`);
-    return log;
+    return lines;
 }

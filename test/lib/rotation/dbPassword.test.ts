@@ -86,16 +86,19 @@ describe("db password rotation: the step", () => {
         assert.match(again[0], /^nothing:/);
     });
 
-    it("killed after ALTER ROLE: the next run only writes the file", async () => {
+    it("killed after ALTER ROLE: the lines so far were shown as they happened; the next run only writes the file", async () => {
         const h = new FakeHost("running", "A", "A");
+        const shown: string[] = [];
         await assert.rejects(
             rotateDbPassword(h, "cartie", "B", {
+                onLine: (l) => shown.push(l),
                 afterAlterRole: () => {
                     throw new Error("killed");
                 },
             }),
             /killed/,
         );
+        assert.match(shown[shown.length - 1], /^changed the password of role "cartie"/);
         assert.equal(h.rolePassword, "B");
         assert.equal(h.file, "A");
         h.calls = [];
