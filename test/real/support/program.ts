@@ -11,7 +11,7 @@ import { platformProgram } from "../../../components/program";
 import { CADDYFILE_PATH } from "../../../components/proxy";
 import { ProgramRun, Registered, makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
 import { BASE, platformPostgresImage } from "./sample";
-import { runId } from "./run";
+import { Cleanup, execLikeCommandResource, runId } from "./run";
 
 export const T = {
     container: "docker:index/container:Container",
@@ -68,7 +68,7 @@ export interface RealStack {
     /** The live Caddyfile the Release step loads into the proxy for these containers. */
     releaseCaddyfile(): string;
     image(name: "api-image" | "web-image"): ImageInputs;
-    command(name: "migration" | "verification" | "release" | "legacy-preflight" | "legacy-backup" | "legacy-takeover"): CommandInputs;
+    command(name: "db-password" | "migration" | "verification" | "release" | "legacy-preflight" | "legacy-backup" | "legacy-takeover"): CommandInputs;
     /** The RemoteImage a container of the program pulls (its `image` input is the mocked id). */
     remoteImageName(container: "db" | "proxy"): string;
     caddyfile(): string;
@@ -130,6 +130,18 @@ export async function evaluateRealStack(
             return upload.content;
         },
     };
+}
+
+/**
+ * The db-password step as the engine runs it before the db container exists: it writes the
+ * password file on the db-secrets volume, which a fresh data volume's initialisation and the
+ * migration read. Tests that create the db from its registered inputs run it first.
+ */
+export async function runDbPasswordStep(stack: RealStack, cleanup: Cleanup): Promise<void> {
+    cleanup.volume((stack.run.one(T.volume, "db-secrets").inputs as { name: string }).name);
+    const cmd = stack.command("db-password");
+    const r = await execLikeCommandResource(cmd.create, cmd.environment);
+    if (r.code !== 0) throw new Error(`the db-password step failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
 }
 
 export function removeProjectDir(stack: RealStack | undefined): void {
