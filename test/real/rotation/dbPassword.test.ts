@@ -15,7 +15,7 @@ import { DoctorReport } from "../../../lib/doctor/types";
 import { TEST_KILL_AFTER_ALTER_ROLE } from "../../../lib/rotation/dbPassword";
 import { UpFailed, UpResult } from "../support/engine";
 import { DeployStack, releaseSummaryOf } from "../support/deployStack";
-import { LoadLoop, LoadReport } from "../support/load";
+import { LoadLoop, assertNoDrop } from "../support/load";
 import { CommandInputs, T, awkwardPassword } from "../support/program";
 import { Cleanup, docker, dockerOk, exec, execLikeCommandResource, sleep, waitFor } from "../support/run";
 
@@ -52,13 +52,6 @@ describe("real: rotating the database password (engine order, real Docker, Postg
 
     const dbIdentity = async (): Promise<string> => (await dockerOk(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", db()])).trim();
     const health = async (): Promise<number> => (await fetch(`${d.baseUrl}/api/health`)).status;
-
-    function assertNoDrop(r: LoadReport): void {
-        const bad = r.samples.filter((s) => s.error !== undefined || (s.status ?? 0) < 200 || (s.status ?? 0) > 299).slice(0, 5);
-        assert.equal(r.failures, 0, `failed requests: ${JSON.stringify(bad)}`);
-        assert.equal(r.non2xx, 0, `non-2xx answers: ${JSON.stringify(bad)}`);
-        assert.ok(r.requests > 100, `the load loop sent only ${r.requests} requests`);
-    }
 
     /** Steps of an update that touch anything of the database besides the rotation step. */
     const dbSteps = (up: UpResult): string[] => up.steps.filter((s) => /\b(db|db-data|db-secrets|db-image|migration|migration-image)\b/.test(s.replace("db-password", "")));
