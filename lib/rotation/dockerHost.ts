@@ -21,9 +21,23 @@ const MOUNT = "/cartie-secrets";
 /** Postgres's words for a refused password (SQLSTATE 28P01), as psql prints them. */
 export const REFUSED = /password authentication failed for user/i;
 
+type VolumeAccess = Pick<DockerRotationOptions, "secretsVolume" | "image">;
+
+/** A shell in a throwaway container of the db image with the secrets volume mounted (no network). */
+function onVolume(o: VolumeAccess, script: string, mode: "ro" | "rw", input?: string) {
+    return docker(["run", "--rm", "-i", "--network", "none", "--user", "0", "-v", `${o.secretsVolume}:${MOUNT}:${mode}`, "--entrypoint", "sh", o.image, "-c", script], { input });
+}
+
+/** The file's content, or undefined when there is none yet. */
+async function readVolumeFile(o: VolumeAccess): Promise<string | undefined> {
+    const file = `${MOUNT}/${PASSWORD_FILE_NAME}`;
+    const r = await onVolume(o, `if [ -e ${file} ]; then cat ${file}; else exit 3; fi`, "ro");
+    if (r.code === 3) return undefined;
+    if (r.code !== 0) throw new Error(`reading the password file on volume ${o.secretsVolume} failed (exit ${r.code}): ${r.stderr.trim()}`);
+    return r.stdout;
+}
+
 export function dockerRotationHost(o: DockerRotationOptions): RotationHost {
-    const helper = (args: string[], mode: "ro" | "rw", input?: string) =>
-        docker(["run", "--rm", "-i", "--network", "none", "--user", "0", "-v", `${o.secretsVolume}:${MOUNT}:${mode}`, "--entrypoint", "sh", o.image, "-c", ...args], { input });
     return {
         async dbStatus(): Promise<DbStatus> {
             const r = await docker(["inspect", "--type", "container", "--format", "{{.State.Running}}", o.dbContainer]);
@@ -33,18 +47,12 @@ export function dockerRotationHost(o: DockerRotationOptions): RotationHost {
             }
             return r.stdout.trim() === "true" ? "running" : "not-running";
         },
-        async readFile() {
-            const file = `${MOUNT}/${PASSWORD_FILE_NAME}`;
-            const r = await helper([`if [ -e ${file} ]; then cat ${file}; else exit 3; fi`], "ro");
-            if (r.code === 3) return undefined;
-            if (r.code !== 0) throw new Error(`reading the password file on volume ${o.secretsVolume} failed (exit ${r.code}): ${r.stderr.trim()}`);
-            return r.stdout;
-        },
+        readFile: () => readVolumeFile(o),
         async writeFile(password) {
             // Written next to the file and renamed over it: a reader sees the old or the new password, never half of one.
             const tmp = `${MOUNT}/.${PASSWORD_FILE_NAME}.new`;
             const script = `umask 077 && cat > ${tmp} && chown postgres:postgres ${tmp} && chmod 0400 ${tmp} && mv -f ${tmp} ${MOUNT}/${PASSWORD_FILE_NAME}`;
-            const r = await helper([script], "rw", password);
+            const r = await onVolume(o, script, "rw", password);
             if (r.code !== 0) throw new Error(`writing the password file on volume ${o.secretsVolume} failed (exit ${r.code}): ${r.stderr.trim()}`);
         },
         async login(password): Promise<Login> {
@@ -67,8 +75,8 @@ export function dockerRotationHost(o: DockerRotationOptions): RotationHost {
 }
 
 /** The configured password as the secrets volume holds it, for the migration (read into memory only). */
-export async function readPasswordFile(o: Pick<DockerRotationOptions, "secretsVolume" | "image">): Promise<string> {
-    const content = await dockerRotationHost({ ...o, dbContainer: "", user: "", database: "" }).readFile();
+export async function readPasswordFile(o: VolumeAccess): Promise<string> {
+    const content = await readVolumeFile(o);
     if (content === undefined) throw new Error(`volume ${o.secretsVolume} holds no ${PASSWORD_FILE_NAME}: the db-password step writes it; run \`pulumi up\` again`);
     return content;
 }
