@@ -17,6 +17,7 @@ import { UpFailed, UpResult } from "../support/engine";
 import { DeployStack, releaseSummaryOf } from "../support/deployStack";
 import { LoadLoop, assertNoDrop } from "../support/load";
 import { CommandInputs, T, awkwardPassword } from "../support/program";
+import { ProgramRun, isWireSecret } from "../../support/mockRuntime";
 import { Cleanup, docker, dockerOk, exec, execLikeCommandResource, sleep, waitFor } from "../support/run";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
@@ -29,6 +30,13 @@ describe("real: rotating the database password (engine order, real Docker, Postg
     const C = awkwardPassword();
     /** Everything the run printed or recorded, searched for the passwords at the end. */
     const seen: string[] = [];
+    /** The program's registrations the engine took (its state holds their wire form). */
+    const runs: ProgramRun[] = [];
+    const evaluate = async (config: Record<string, string> = {}): Promise<ProgramRun> => {
+        const run = await d.evaluate("v1", config);
+        runs.push(run);
+        return run;
+    };
     const record = (up: UpResult): UpResult => {
         for (const [name, r] of Object.entries(up.outputs)) seen.push(`${name}\n${r.stdout}\n${r.stderr}`);
         return up;
@@ -60,7 +68,7 @@ describe("real: rotating the database password (engine order, real Docker, Postg
         d = await DeployStack.create(cleanup);
         cleanup.add("stack volumes", () => docker(["volume", "rm", "-f", `${d.prefix}-db-data`, `${d.prefix}-db-secrets`]));
         A = d.postgresPassword;
-        const first = record(await d.engine.up(await d.evaluate("v1")));
+        const first = record(await d.engine.up(await evaluate()));
         assert.ok(first.steps.includes("create db-password"), first.steps.join("\n"));
         assert.ok(first.steps.indexOf("create db-password") < first.steps.indexOf("create db"), "the db started before its password file was written");
         assert.match(first.outputs["db-password"].stdout, /write-file: there is no db container yet/);
@@ -81,7 +89,7 @@ describe("real: rotating the database password (engine order, real Docker, Postg
     it("1. A → B under load: only the rotation step and the api change; the api is healthy on B, A is refused, every row kept, the db container untouched, no failed request", async () => {
         const rowsBefore = await rowCounts();
         const dbBefore = await dbIdentity();
-        const run = await d.evaluate("v1", { "cartie:postgresPassword": B });
+        const run = await evaluate({ "cartie:postgresPassword": B });
         const load = new LoadLoop({ baseUrl: d.baseUrl, clients: 4 });
         load.start();
         await sleep(1500);
@@ -112,7 +120,7 @@ describe("real: rotating the database password (engine order, real Docker, Postg
     });
 
     it("1b. B again: the engine finds nothing to do, and the step's script run again changes nothing", async () => {
-        const run = await d.evaluate("v1", { "cartie:postgresPassword": B });
+        const run = await evaluate({ "cartie:postgresPassword": B });
         const up = record(await d.engine.up(run));
         assert.deepEqual(up.steps, [], "a second evaluation with the same password changed something");
         const cmd = run.one(T.command, "db-password").inputs as unknown as CommandInputs;
@@ -124,7 +132,7 @@ describe("real: rotating the database password (engine order, real Docker, Postg
     });
 
     it("2. killed after ALTER ROLE, before the api moved: the doctor names the mismatch; the next up finishes the rotation; healthy", async () => {
-        const run = await d.evaluate("v1", { "cartie:postgresPassword": C });
+        const run = await evaluate({ "cartie:postgresPassword": C });
         const apiBefore = d.container("api");
         process.env[TEST_KILL_AFTER_ALTER_ROLE] = "1";
         let failed: unknown;
@@ -177,7 +185,9 @@ describe("real: rotating the database password (engine order, real Docker, Postg
         assert.ok(!healthy.findings.some((f) => f.code === "DB_PASSWORD_MISMATCH"), JSON.stringify(healthy.findings, null, 1));
     });
 
-    it("no password in anything the run printed or recorded: step outputs, container logs, the doctor's reports", async () => {
+    it("no password in anything the run printed or recorded: step outputs, container logs, the doctor's reports, the state's form of every input", async () => {
+        assert.equal(runs.length, 4);
+        for (const run of runs) for (const r of run.resources) seen.push(JSON.stringify(r.wire, (_k, v: unknown) => (isWireSecret(v) ? "<secret>" : v)));
         for (const name of [db(), d.container("api"), `${d.prefix}-proxy`]) {
             const logs = await docker(["logs", name]);
             seen.push(`${logs.stdout}${logs.stderr}`);
