@@ -2,6 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ALIASES, DEFAULT_DB_IDENTITY, DbDataLayout, DbIdentity, POSTGRES_DATA_DIR, toEnvList } from "../lib/env";
 import { LABELS, platformLabels } from "../lib/labels";
+import { DB_SECRETS_DIR, PASSWORD_FILE } from "../lib/rotation/dbPassword";
+import { DbPassword } from "./dbPassword";
 
 export interface DatabaseArgs {
     namePrefix: string;
@@ -10,8 +12,10 @@ export interface DatabaseArgs {
     /** Name of the data volume (the program's own, or an adopted legacy one). */
     volumeName: string;
     network: pulumi.Input<string>;
-    /** POSTGRES_* variables (and PGDATA when `layout` sets one); the password makes the whole list a secret. */
+    /** POSTGRES_USER, POSTGRES_DB (and PGDATA when `layout` sets one); never the password (`dbEnvironment`). */
     environment: Record<string, string>;
+    /** `cartie:postgresPassword`: an input of the db-password step only, never of the container. */
+    password: pulumi.Input<string>;
     /** The role and database the healthcheck asks for; `cartie`/`cartie` unless configured. */
     identity?: DbIdentity;
     /** Where the volume is mounted and where the data directory is below it (`dbDataLayout`). */
@@ -21,9 +25,18 @@ export interface DatabaseArgs {
 /**
  * Postgres on a data volume that nothing in this program can delete: the volume is protected
  * and retained on delete, so `pulumi destroy` or a replacement leaves every row where it was.
+ *
+ * The password is not an input of the container: Postgres reads it only when it initialises an
+ * empty volume, so a changed POSTGRES_PASSWORD would replace the container and change nothing in
+ * the database. The db-password step (components/dbPassword.ts) keeps the role's password and the
+ * file on the db-secrets volume in line; the container reads that file (POSTGRES_PASSWORD_FILE)
+ * when it initialises a new volume, and waits for the step.
  */
 export class Database extends pulumi.ComponentResource {
     readonly volume: docker.Volume;
+    /** Holds `postgres-password`, the configured password, for a new volume's initialisation and the migration. */
+    readonly secretsVolume: docker.Volume;
+    readonly passwordStep: DbPassword;
     readonly container: docker.Container;
     readonly containerName: pulumi.Output<string>;
     readonly volumeName: pulumi.Output<string>;
@@ -47,18 +60,35 @@ export class Database extends pulumi.ComponentResource {
             },
         );
         const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, dependsOn: opts?.dependsOn });
-
+        this.secretsVolume = new docker.Volume(
+            `${name}-secrets`,
+            { name: `${args.namePrefix}-db-secrets`, labels: platformLabels(project, stack, "db-secrets") },
+            // The file is the only copy of the password the database was given at initialisation: kept like the data.
+            { parent: this, dependsOn: opts?.dependsOn, protect: true, retainOnDelete: true },
+        );
         const identity = args.identity ?? DEFAULT_DB_IDENTITY;
+        const containerName = `${args.namePrefix}-db`;
+        this.passwordStep = new DbPassword(
+            "db-password",
+            { dbContainerName: containerName, secretsVolume: this.secretsVolume.name, image: args.image, identity, password: args.password },
+            // Before the container: a new data volume's initialisation reads the file the step writes.
+            { parent: this, dependsOn: [image, this.volume, this.secretsVolume, ...toResources(opts?.dependsOn)] },
+        );
+
         const layout = args.layout ?? { mountTarget: POSTGRES_DATA_DIR };
         // The environment is one secret, so preview would hide PGDATA: a label shows it (only when set, so existing stacks see no change).
         const extraLabels: Record<string, string> = layout.pgdata ? { [LABELS.pgdata]: layout.pgdata } : {};
         this.container = new docker.Container(
             name,
             {
-                name: `${args.namePrefix}-db`,
+                name: containerName,
                 image: image.imageId,
-                envs: pulumi.secret(toEnvList(args.environment)),
-                mounts: [{ type: "volume", source: this.volume.name, target: layout.mountTarget }],
+                // Secret although it holds no password: the policy pack reads *PASSWORD* names as secrets.
+                envs: pulumi.secret(toEnvList({ ...args.environment, POSTGRES_PASSWORD_FILE: PASSWORD_FILE })),
+                mounts: [
+                    { type: "volume", source: this.volume.name, target: layout.mountTarget },
+                    { type: "volume", source: this.secretsVolume.name, target: DB_SECRETS_DIR, readOnly: true },
+                ],
                 networksAdvanced: [{ name: args.network, aliases: [ALIASES.db] }],
                 healthcheck: {
                     tests: ["CMD", "pg_isready", "-U", identity.user, "-d", identity.name],
@@ -78,7 +108,7 @@ export class Database extends pulumi.ComponentResource {
             {
                 parent: this,
                 // A component's dependsOn (the legacy takeover) does not hold back its children: pass it on.
-                dependsOn: opts?.dependsOn,
+                dependsOn: [this.passwordStep.command, ...toResources(opts?.dependsOn)],
                 // A fixed name, and one data directory: the old server stops before the new one starts.
                 deleteBeforeReplace: true,
                 replaceOnChanges: ["healthcheck"],
@@ -87,6 +117,13 @@ export class Database extends pulumi.ComponentResource {
         );
         this.containerName = this.container.name;
         this.volumeName = this.volume.name;
-        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName });
+        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName, secretsVolumeName: this.secretsVolume.name });
     }
+}
+
+/** The resources of a `dependsOn` option (the program passes plain lists). */
+function toResources(d: pulumi.ResourceOptions["dependsOn"]): pulumi.Resource[] {
+    if (d === undefined) return [];
+    if (Array.isArray(d)) return d.filter((r): r is pulumi.Resource => pulumi.Resource.isInstance(r));
+    return pulumi.Resource.isInstance(d) ? [d] : [];
 }

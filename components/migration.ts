@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupSettings, backupEnvironment } from "../lib/backup/settings";
+import { DbIdentity } from "../lib/env";
 
 export interface MigrationArgs {
     /** The api image (its Prisma CLI, schema and migrations run the migration). */
@@ -17,8 +18,11 @@ export interface MigrationArgs {
     dbContainerName: pulumi.Input<string>;
     /** Changes when the database container is new, so a fresh database is always migrated. */
     dbContainerId: pulumi.Input<string>;
-    /** Secret. */
-    databaseUrl: pulumi.Input<string>;
+    /** The role and database the migration connects as (the password is read at run time, see below). */
+    identity: DbIdentity;
+    /** The db-secrets volume and the db image that reads it: the migration takes the password from there. */
+    secretsVolume: pulumi.Input<string>;
+    dbImage: pulumi.Input<string>;
     /** The pre-migration backup: where, how many kept, or switched off. Inputs, so preview shows them. */
     backup: BackupSettings;
     /** Whose backups they are (the stack's name prefix, `cartie-dev`): part of each file name. */
@@ -33,6 +37,8 @@ export const MIGRATE_COMMAND = "node --import tsx scripts/migrate.ts";
  * tag named after the migrations digest, so an api source change moves that tag but changes no
  * input of the command: the migration re-runs only for new migrations or a new database. Before
  * it changes anything it takes a verified backup (see lib/backup), as the backup inputs say.
+ * The password is not an input: it is read from the db-secrets volume when the migration runs,
+ * so a password rotation neither re-runs nor touches the migration.
  */
 export class Migration extends pulumi.ComponentResource {
     readonly command: command.local.Command;
@@ -58,7 +64,10 @@ export class Migration extends pulumi.ComponentResource {
                     CARTIE_MIGRATIONS_DIR: args.migrationsDir,
                     CARTIE_MIGRATION_BASELINE: args.baseline,
                     ...backupEnvironment(args.backup, args.backupProject),
-                    DATABASE_URL: pulumi.secret(args.databaseUrl),
+                    CARTIE_DB_USER: args.identity.user,
+                    CARTIE_DB_NAME: args.identity.name,
+                    CARTIE_DB_PWFILE_VOLUME: args.secretsVolume,
+                    CARTIE_DB_IMAGE: args.dbImage,
                 },
                 triggers: [args.migrationsHash, args.dbContainerId],
             },

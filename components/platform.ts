@@ -5,7 +5,7 @@ import { httpsSiteOf, httpsUrl } from "../lib/config/tls";
 import { renderCaddyfile } from "../lib/proxy/caddyfile";
 import { CANDIDATE_PORT } from "../lib/release/spec";
 import { guardBuildContext, migrationsHash } from "../lib/context";
-import { ALIASES, API_PORT, DB_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, databaseUrl, dbDataLayout, dbEnvironment, dbIdentity } from "../lib/env";
+import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, dbDataLayout, dbEnvironment, dbIdentity } from "../lib/env";
 import { imageBuildArgs } from "../lib/buildArgs";
 import { localProxyHost, localProxyUrl, verificationUrls } from "../lib/verify";
 import { Api } from "./api";
@@ -26,7 +26,7 @@ export interface CartiePlatformArgs {
 
 /**
  * The whole Cartie platform on one Docker host, in dependency order:
- * network → db (healthy) → migration → api, web (new containers next to the serving ones) and
+ * network → db password step → db (healthy) → migration → api, web (new containers next to the serving ones) and
  * proxy → release (gate, smoke check, switch, retire the old) → verification.
  */
 export class CartiePlatform extends pulumi.ComponentResource {
@@ -86,6 +86,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 volumeName: cfg.dataVolume,
                 network: this.network.name,
                 environment: dbEnvironment(cfg),
+                password: pulumi.secret(cfg.secrets.postgresPassword),
                 identity: dbIdentity(cfg),
                 layout: dbDataLayout(cfg.pgdataSubdir),
             },
@@ -113,7 +114,9 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 network: this.network.name,
                 dbContainerName: this.database.containerName,
                 dbContainerId: this.database.container.id,
-                databaseUrl: pulumi.secret(databaseUrl(cfg.secrets.postgresPassword, ALIASES.db, DB_PORT, dbIdentity(cfg))),
+                identity: dbIdentity(cfg),
+                secretsVolume: this.database.secretsVolume.name,
+                dbImage: cfg.postgresImage,
                 backup: cfg.backup,
                 backupProject: p,
             },
@@ -122,7 +125,8 @@ export class CartiePlatform extends pulumi.ComponentResource {
         this.api = new Api(
             "api",
             { namePrefix: p, imageName: this.apiImage.imageName, contentTag: this.apiImage.contentTag, network: this.network.name, environment: apiEnvironment(cfg) },
-            { parent: this, dependsOn: [this.migration] },
+            // The role accepts the new password before the new api's health gate (a rotation updates the step, then rolls the api).
+            { parent: this, dependsOn: [this.migration, this.database.passwordStep.command] },
         );
         this.web = new Web(
             "web",

@@ -45,12 +45,16 @@ export function dbDataLayout(pgdataSubdir: string): DbDataLayout {
     return sub === "" ? { mountTarget: POSTGRES_DATA_DIR } : { mountTarget: POSTGRES_DATA_DIR, pgdata: `${POSTGRES_DATA_DIR}/${sub}` };
 }
 
-export function dbEnvironment(cfg: PlatformConfig): Record<string, string> {
+/**
+ * The db container's environment. No password: Postgres reads one only when it initialises an
+ * empty volume, and then from the file the db-password step writes (POSTGRES_PASSWORD_FILE), so a
+ * password change never replaces the db container.
+ */
+export function dbEnvironment(cfg: Pick<PlatformConfig, "dbUser" | "dbName" | "pgdataSubdir">): Record<string, string> {
     const layout = dbDataLayout(cfg.pgdataSubdir);
     return {
         POSTGRES_USER: cfg.dbUser,
         POSTGRES_DB: cfg.dbName,
-        POSTGRES_PASSWORD: cfg.secrets.postgresPassword,
         ...(layout.pgdata ? { PGDATA: layout.pgdata } : {}),
     };
 }

@@ -43,12 +43,14 @@ interface RequiredSecretsConfig {
     apiVariables: string[];
     dbContainer: string;
     dbVariables: string[];
+    dbPasswordStep: string;
+    dbPasswordStepVariables: string[];
 }
 
 export const requiredSecrets: ResourceValidationPolicy = rule<RequiredSecretsConfig>({
     name: "required-secrets",
     description:
-        "The api container carries DATABASE_URL, JWT_SECRET and SEED_SUPERADMIN_PASSWORD (and JWT_SECRET_PREVIOUS when set) and the db container POSTGRES_PASSWORD, each non-empty and not a placeholder.",
+        "The api container carries DATABASE_URL, JWT_SECRET and SEED_SUPERADMIN_PASSWORD (and JWT_SECRET_PREVIOUS when set), the db container POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) and the db-password step POSTGRES_PASSWORD, each non-empty and not a placeholder.",
     config: {
         apiContainer: { schema: { type: "string", description: "Resource name of the api container (or the suffix after `<prefix>-`, as in `cartie-dev-api`)" }, default: "api" },
         apiVariables: {
@@ -60,25 +62,38 @@ export const requiredSecrets: ResourceValidationPolicy = rule<RequiredSecretsCon
             schema: { type: "array", items: { type: "string" }, description: "Variables the database container must carry" },
             default: ["POSTGRES_PASSWORD"],
         },
+        dbPasswordStep: { schema: { type: "string", description: "Resource name of the command that sets the database role's password" }, default: "db-password" },
+        dbPasswordStepVariables: {
+            schema: { type: "array", items: { type: "string" }, description: "Variables the db-password step must carry" },
+            default: ["POSTGRES_PASSWORD"],
+        },
     },
-    types: [TYPES.container],
+    types: [TYPES.container, TYPES.localCommand],
     check(props: Props, args, config): Finding[] {
         // The program names app containers `<prefix>-<role>` (Pulumi auto-names each release from that).
         const is = (wanted: string): boolean => args.name === wanted || args.name.endsWith(`-${wanted}`);
-        const required = is(config.apiContainer)
-            ? asStringArray(config.apiVariables, [])
-            : is(config.dbContainer)
-                  ? asStringArray(config.dbVariables, [])
-                  : [];
+        const isCommand = args.type === TYPES.localCommand;
+        const required = isCommand
+            ? args.name === config.dbPasswordStep
+                ? asStringArray(config.dbPasswordStepVariables, [])
+                : []
+            : is(config.apiContainer)
+              ? asStringArray(config.apiVariables, [])
+              : is(config.dbContainer)
+                ? asStringArray(config.dbVariables, [])
+                : [];
         if (required.length === 0) return [];
-        const envs = known(() => props.envs);
-        if (envs === undefined && "envs" in props) return []; // present but unknown during preview: checked on update
-        const entries = envListEntries(envs);
+        const property = isCommand ? "environment" : "envs";
+        const envs = known(() => props[property]);
+        if (envs === undefined && property in props) return []; // present but unknown during preview: checked on update
+        const entries = isCommand ? envMapEntries(envs) : envListEntries(envs);
         const findings: Finding[] = [];
         for (const variable of required) {
             const e = entries.find((x) => x.name === variable);
+            // The Postgres image's convention: NAME_FILE names a file holding the value (the db-password step writes it).
+            if (!e && !isCommand && entries.some((x) => x.name === `${variable}_FILE` && x.value.trim() !== "")) continue;
             if (!e) {
-                findings.push({ problem: `does not set ${variable} in its environment (envs)`, fix: setSecretFix(variable) });
+                findings.push({ problem: `does not set ${variable} in its environment (${property})`, fix: setSecretFix(variable) });
                 continue;
             }
             const why = valueProblem(e);

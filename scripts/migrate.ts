@@ -2,13 +2,16 @@
  * Run by the Migration command resource (`pulumi up`), never by hand on a guess: reads the live
  * database, plans forward-only steps and, when they change anything, takes and verifies a backup
  * first (lib/backup), then runs them with the api image's Prisma CLI.
- * Inputs come from the environment the resource sets; every line printed is masked.
+ * Inputs come from the environment the resource sets; the password is read from the db-secrets
+ * volume into memory (it is not an input, so rotating it does not re-run the migration); every
+ * line printed is masked.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dockerMigrationTarget } from "../lib/dockerMigrationTarget";
 import { MigrationError, runMigrations } from "../lib/migrationRun";
-import { maskSecrets } from "../lib/env";
+import { ALIASES, DB_PORT, databaseUrl as buildDatabaseUrl, maskSecrets } from "../lib/env";
+import { readPasswordFile } from "../lib/rotation/dockerHost";
 import { BACKUP_ENV, BackupSettings, backupSettingsFromEnv } from "../lib/backup/settings";
 import { preMigrationBackup } from "../lib/backup/take";
 import { requireEnv } from "./env";
@@ -16,17 +19,22 @@ import { requireEnv } from "./env";
 const need = (name: string): string => requireEnv(name, "cartie:platform:Migration");
 
 async function main(): Promise<void> {
-    const databaseUrl = need("DATABASE_URL");
+    // psql in the db container reads as the role and database the api uses (an adopted database keeps its own).
+    const dbUser = need("CARTIE_DB_USER");
+    const dbName = need("CARTIE_DB_NAME");
+    let password: string;
+    try {
+        password = await readPasswordFile({ secretsVolume: need("CARTIE_DB_PWFILE_VOLUME"), image: need("CARTIE_DB_IMAGE") });
+    } catch (err) {
+        console.error(`migration: ${(err as Error).message}`);
+        process.exit(1);
+    }
+    const databaseUrl = buildDatabaseUrl(password, ALIASES.db, DB_PORT, { user: dbUser, name: dbName });
     const migrationsDir = need("CARTIE_MIGRATIONS_DIR");
     const local = fs
         .readdirSync(migrationsDir, { withFileTypes: true })
         .filter((d) => d.isDirectory() && fs.existsSync(path.join(migrationsDir, d.name, "migration.sql")))
         .map((d) => d.name);
-    const url = new URL(databaseUrl);
-    const password = decodeURIComponent(url.password);
-    // psql in the db container reads as the role and database the api uses (an adopted database keeps its own).
-    const dbUser = decodeURIComponent(url.username);
-    const dbName = decodeURIComponent(url.pathname.replace(/^\//, ""));
     let settings: BackupSettings;
     try {
         settings = backupSettingsFromEnv(process.env);

@@ -22,6 +22,7 @@ export const RANK: Record<FindingCode, number> = {
     TABLE_MISSING: 33,
     MIGRATIONS_PENDING: 34,
     DB_UNREACHABLE: 40,
+    DB_PASSWORD_MISMATCH: 41,
     CONTAINER_MISSING: 45,
     CONTAINER_DOWN: 50,
     WEB_API_BASE_MISMATCH: 55,
@@ -296,6 +297,23 @@ export function classify(input: DoctorInput): Finding[] {
             pulumiUp: "creates the db on the platform network, waits for it to be healthy, then starts the api",
             evidence: short(p1001.line),
         }, c, "P1001");
+    }
+
+    // 4b. The database refuses the api's password (Postgres 28P01, Prisma P1000): config and role disagree.
+    for (const c of byRole("api")) {
+        const p1000 = sig(c, "P1000");
+        if (!p1000) continue;
+        const role = p1000.detail[0] ? `role "${p1000.detail[0]}"` : "its role";
+        add({
+            code: "DB_PASSWORD_MISMATCH",
+            severity: "error",
+            role: "api",
+            container: c.name,
+            cause: `${c.name} cannot log in to the database as ${role} (Postgres 28P01, Prisma P1000): the password in config (cartie:postgresPassword, the api's DATABASE_URL) and the database's disagree`,
+            fix: "run `pulumi up`: its db-password step sets the role's password to cartie:postgresPassword before the api moves; if the role's password was changed by hand, make that the config instead (`pulumi config set --secret cartie:postgresPassword`, prompted) and run `pulumi up`",
+            pulumiUp: "the db-password step changes the role's password over the db's local socket (or finds it already set), then the api is replaced and switched to",
+            evidence: short(p1000.line),
+        }, c, "P1000");
     }
 
     // 5. Nothing of the platform here, something else on its port, components missing or down.

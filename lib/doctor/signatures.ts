@@ -6,7 +6,7 @@
  * Pure: the fixtures of test/doctor/fixtures were captured from the sample api (Prisma 6.19.3).
  */
 
-export type SignatureCode = "P2021" | "P1001" | "P3009" | "P3005" | "MISSING_ENV" | "UPSTREAM_NO_HOST" | "UPSTREAM_REFUSED" | "HTTP_502";
+export type SignatureCode = "P2021" | "P1001" | "P1000" | "P3009" | "P3005" | "MISSING_ENV" | "UPSTREAM_NO_HOST" | "UPSTREAM_REFUSED" | "HTTP_502";
 
 export interface LogSignature {
     code: SignatureCode;
@@ -84,7 +84,7 @@ interface Part {
 
 /** How one multi-part error is recognised: its message (with the detail), its code, and a detail elsewhere (meta). */
 interface GroupedSignature {
-    code: "P2021" | "P1001";
+    code: "P2021" | "P1001" | "P1000";
     message: RegExp;
     codeRe: RegExp;
     meta?: RegExp[];
@@ -98,6 +98,15 @@ const GROUPED: GroupedSignature[] = [
         message: /Can't reach database server(?: at `?([^`\s]+))?/,
         codeRe: /\bP1001\b/,
         clean: (raw) => raw?.replace(/[`.,]+$/, "") || undefined,
+    },
+    {
+        // A refused password: Prisma's words (client and `migrate deploy`), Postgres's own (SQLSTATE 28P01,
+        // in `originalMessage` or a pg error); the detail is the role.
+        code: "P1000",
+        message: /Authentication failed against (?:the )?database server(?:.*?credentials for `([^`]+)`)?|password authentication failed for user \\?"([^"\\]+)\\?"/,
+        codeRe: /\bP1000\b|\b28P01\b/,
+        meta: [/^\s*user:\s*['"`]([^'"`]+)['"`]/],
+        clean: (raw) => raw?.trim() || undefined,
     },
 ];
 
@@ -176,7 +185,7 @@ export function scanLogLines(lines: string[]): LogSignature[] {
 }
 
 /** Signatures that make a process exit: the freshest of them is what the container last died of. */
-const CRASH_CODES: SignatureCode[] = ["P2021", "P1001", "P3009", "P3005", "MISSING_ENV"];
+const CRASH_CODES: SignatureCode[] = ["P2021", "P1001", "P1000", "P3009", "P3005", "MISSING_ENV"];
 
 export function lastCrash(sigs: LogSignature[]): LogSignature | undefined {
     return sigs.filter((s) => CRASH_CODES.includes(s.code)).sort((a, b) => a.at - b.at).pop();

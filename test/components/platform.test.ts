@@ -31,6 +31,7 @@ describe("the platform under the mock runtime", () => {
             "cartie:platform:AppImage api-image",
             "cartie:platform:AppImage web-image",
             "cartie:platform:Database db",
+            "cartie:platform:DbPassword db-password",
             "cartie:platform:Migration migration",
             "cartie:platform:Network network",
             "cartie:platform:Proxy proxy",
@@ -38,11 +39,19 @@ describe("the platform under the mock runtime", () => {
             "cartie:platform:Verification verification",
             "cartie:platform:Web web",
         ]);
-        for (const c of components) assert.equal(c.parent, platform.urn, `${c.name} is not a child of the platform`);
+        // The db-password step is part of the database: its volume, its image, its container's order.
+        const database = run.one("cartie:platform:Database", "db");
+        for (const c of components) assert.equal(c.parent, c.name === "db-password" ? database.urn : platform.urn, `${c.name} is not where it belongs`);
         for (const r of run.resources.filter((x) => x.custom)) assert.ok(r.parent.includes("cartie:platform:"), `${r.name} is not inside a component`);
     });
 
-    it("orders the update db → migration → api → release (after api, web and proxy) → verification", () => {
+    it("orders the update db-password step → db → migration → api → release (after api, web and proxy) → verification", () => {
+        const step = run.one(COMMAND, "db-password");
+        for (const dep of ["db-data", "db-secrets", "db-image"]) assert.ok(upstream(run, step).has(dep), `the db-password step does not wait for ${dep}`);
+        assert.ok(upstream(run, run.one(CONTAINER, "db")).has("db-password"), "the db container must wait for the file a fresh volume's initialisation reads");
+        assert.ok(upstream(run, run.one(CONTAINER, API)).has("db-password"), "the api must wait until the role accepts its password");
+        assert.equal(step.inputs.create, "node --import tsx scripts/db-password.ts");
+        assert.ok(fs.existsSync(path.resolve(__dirname, "../..", "scripts/db-password.ts")));
         const migration = run.one(COMMAND, "migration");
         const api = run.one(CONTAINER, API);
         const release = run.one(COMMAND, "release");
@@ -55,14 +64,22 @@ describe("the platform under the mock runtime", () => {
     });
 
     it("never deletes the data volume: protected and retained on delete, mounted at Postgres's data directory", () => {
-        const volume = run.one("docker:index/volume:Volume");
+        const volume = run.one("docker:index/volume:Volume", "db-data");
         assert.equal(volume.protect, true);
         assert.equal(volume.retainOnDelete, true);
         assert.equal(volume.inputs.name, "cartie-dev-db-data");
         // an adopted volume keeps compose's labels; a label diff must never turn into a replacement
         assert.deepEqual(volume.ignoreChanges, ["labels"]);
+        const secrets = run.one("docker:index/volume:Volume", "db-secrets");
+        assert.equal(secrets.inputs.name, "cartie-dev-db-secrets");
+        assert.equal(secrets.protect, true);
+        assert.equal(secrets.retainOnDelete, true);
+        assert.ok((secrets.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "io.cartie.platform.component" && l.value === "db-secrets"));
         const db = run.one(CONTAINER, "db");
-        assert.deepEqual(db.inputs.mounts, [{ source: "cartie-dev-db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
+        assert.deepEqual(db.inputs.mounts, [
+            { source: "cartie-dev-db-data", target: "/var/lib/postgresql/data", type: "volume" },
+            { readOnly: true, source: "cartie-dev-db-secrets", target: "/run/cartie", type: "volume" },
+        ]);
         assert.deepEqual((db.inputs.healthcheck as { tests: string[] }).tests, ["CMD", "pg_isready", "-U", "cartie", "-d", "cartie"]);
         assert.equal(db.inputs.wait, true);
     });
@@ -142,9 +159,16 @@ describe("the platform under the mock runtime", () => {
         const db = run.one(CONTAINER, "db");
         assert.ok(isWireSecret(db.wire.envs));
         assert.deepEqual(db.additionalSecretOutputs, ["envs"]);
+        // The db reads the password from the file the db-password step writes; it never has it in its environment.
+        assert.deepEqual((db.inputs.envs as string[]).sort(), ["POSTGRES_DB=cartie", "POSTGRES_PASSWORD_FILE=/run/cartie/postgres-password", "POSTGRES_USER=cartie"]);
         const migration = run.one(COMMAND, "migration");
-        assert.ok(isWireSecret((migration.wire.environment as Record<string, unknown>).DATABASE_URL) || isWireSecret(migration.wire.environment));
+        assert.equal((migration.inputs.environment as Record<string, string>).DATABASE_URL, undefined, "the migration reads the password from the db-secrets volume at run time");
         assert.deepEqual(migration.additionalSecretOutputs.sort(), ["environment", "stderr", "stdout"]);
+        const step = run.one(COMMAND, "db-password");
+        const stepEnv = step.wire.environment as Record<string, unknown>;
+        assert.ok(isWireSecret(stepEnv.POSTGRES_PASSWORD) || isWireSecret(stepEnv), "the db-password step's password is plaintext in state");
+        assert.equal((step.inputs.environment as Record<string, string>).POSTGRES_PASSWORD, TEST_SECRETS.postgresPassword);
+        assert.deepEqual(step.additionalSecretOutputs.sort(), ["environment", "stderr", "stdout"]);
     });
 
     it("keeps secrets out of build args and every non-secret input", () => {
@@ -234,6 +258,29 @@ describe("convergence, as preview would show it", () => {
         const before = await evaluate(dir);
         const after = await evaluate(dir, validStackConfig({ "cartie:apiBaseUrl": "https://cartie.example.org/api" }));
         assert.deepEqual(changed(before, after), [WEB, "release", "verification", "web-image"]);
+    });
+
+    it("a database password change: the db-password step and the api (and the release that switches to it), not the db container, its volumes or the migration; no password in plaintext", async () => {
+        const dir = makeProjectDir();
+        const before = await evaluate(dir);
+        const rotated = `rotated-${TEST_SECRETS.postgresPassword}-B`;
+        const after = await evaluate(dir, validStackConfig({ "cartie:postgresPassword": rotated }));
+        assert.deepEqual(changed(before, after), [API, "db-password", "release", "verification"]);
+        assert.equal((after.one(COMMAND, "db-password").inputs.environment as Record<string, string>).POSTGRES_PASSWORD, rotated);
+        for (const run of [before, after]) {
+            for (const r of run.resources) {
+                const plain = JSON.stringify(r.wire, (_k, v: unknown) => (isWireSecret(v) ? "<secret>" : v));
+                for (const s of [TEST_SECRETS.postgresPassword, rotated]) {
+                    assert.ok(!plain.includes(s) && !plain.includes(encodeURIComponent(s)), `${r.name} carries a database password in a plaintext input`);
+                    // An output that echoes a secret input must be a secret output too.
+                    for (const [k, v] of Object.entries(r.outputs)) {
+                        if (JSON.stringify(v ?? null).includes(s) || JSON.stringify(v ?? null).includes(encodeURIComponent(s))) {
+                            assert.ok(r.additionalSecretOutputs.includes(k) || isWireSecret(r.wire[k]), `${r.name}.${k} carries a database password in plaintext`);
+                        }
+                    }
+                }
+            }
+        }
     });
 
     it("a file .dockerignore excludes changes nothing", async () => {

@@ -16,7 +16,7 @@ describe("the takeover under the mock runtime", () => {
     it("is not declared when cartie:legacyComposeProject is unset", async () => {
         const run = await evaluate(makeProjectDir());
         assert.deepEqual(run.byType("cartie:platform:Takeover"), []);
-        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["migration", "release", "verification"]);
+        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["db-password", "migration", "release", "verification"]);
         assert.ok(![...upstream(run, run.one(CONTAINER, "db"))].some((n) => n.startsWith("legacy")), "the db waits for a takeover that is not there");
     });
 
@@ -62,15 +62,16 @@ describe("the takeover under the mock runtime", () => {
             assert.equal(up(COMMAND, "legacy-preflight").size, 0, "the preflight waits for nothing");
             assert.deepEqual([...up(COMMAND, "legacy-backup")], ["legacy-preflight"]);
             assert.deepEqual([...up(COMMAND, "legacy-takeover")].sort(), ["legacy-backup", "legacy-preflight"]);
-            const volume = run.one("docker:index/volume:Volume");
+            const volume = run.one("docker:index/volume:Volume", "db-data");
             assert.equal(volume.inputs.name, "infra2_db-data");
             assert.equal(volume.protect, true);
             assert.ok(upstream(run, volume).has("legacy-takeover"), "the data volume does not wait for the takeover");
             assert.ok(up("docker:index/remoteImage:RemoteImage", "db-image").has("legacy-takeover"));
             const db = up(CONTAINER, "db");
             assert.ok(db.has("legacy-takeover") && db.has("db-data"), "the db container does not wait for the takeover");
-            assert.deepEqual(run.one(CONTAINER, "db").inputs.mounts, [{ source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
+            assert.deepEqual((run.one(CONTAINER, "db").inputs.mounts as unknown[])[0], { source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" });
             for (const [type, name] of [
+                [COMMAND, "db-password"],
                 [COMMAND, "migration"],
                 [CONTAINER, "cartie-dev-api"],
                 [CONTAINER, "proxy"],
@@ -104,7 +105,10 @@ describe("the takeover under the mock runtime", () => {
             const db = run.one(CONTAINER, "db").inputs as { envs: string[]; mounts: unknown; labels: { label: string; value: string }[]; healthcheck: { tests: string[] } };
             assert.ok(db.envs.includes("PGDATA=/var/lib/postgresql/data/pgdata"));
             assert.ok(db.envs.includes("POSTGRES_USER=app") && db.envs.includes("POSTGRES_DB=cartie_prod"));
-            assert.deepEqual(db.mounts, [{ source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" }]);
+            assert.deepEqual(db.mounts, [
+                { source: "infra2_db-data", target: "/var/lib/postgresql/data", type: "volume" },
+                { readOnly: true, source: "cartie-dev-db-secrets", target: "/run/cartie", type: "volume" },
+            ]);
             assert.deepEqual(db.labels.find((l) => l.label === LABELS.pgdata)?.value, "/var/lib/postgresql/data/pgdata");
             assert.deepEqual(db.healthcheck.tests, ["CMD", "pg_isready", "-U", "app", "-d", "cartie_prod"]);
         });
@@ -112,9 +116,12 @@ describe("the takeover under the mock runtime", () => {
         it("the api and the migration connect as that user to that database", () => {
             const api = run.one(CONTAINER, "cartie-dev-api").inputs as { envs: string[] };
             const apiUrl = new URL((api.envs.find((e) => e.startsWith("DATABASE_URL=")) ?? "").slice("DATABASE_URL=".length));
-            const migration = run.one(COMMAND, "migration").inputs as { environment: Record<string, string> };
-            const migrationUrl = new URL(migration.environment.DATABASE_URL);
-            for (const u of [apiUrl, migrationUrl]) assert.deepEqual([u.username, u.pathname], ["app", "/cartie_prod"]);
+            assert.deepEqual([apiUrl.username, apiUrl.pathname], ["app", "/cartie_prod"]);
+            // The migration and the db-password step get the identity as plain inputs (the password from the db-secrets volume / as a secret).
+            for (const step of ["migration", "db-password"]) {
+                const env = run.one(COMMAND, step).inputs.environment as Record<string, string>;
+                assert.deepEqual([env.CARTIE_DB_USER, env.CARTIE_DB_NAME], ["app", "cartie_prod"], step);
+            }
         });
 
         it("the takeover steps are told the folder and the identity", () => {

@@ -169,6 +169,21 @@ describe("doctor classifier", () => {
         assert.ok(f.some((x) => x.code === "CONTAINER_DOWN" && x.container === "cartie-dev-db"));
     });
 
+    it("a refused password (the sample api's own log): the password in config and the database's disagree, with the fix", () => {
+        const server = fs.readFileSync(path.join(__dirname, "fixtures/prisma-6.19/p1000-auth-server.log"), "utf8").split("\n").filter((l) => l.trim() !== "");
+        const input = withContainer(healthyInput(), "cartie-dev-api", { logLines: server, restartCount: 0 });
+        const f = classify(input);
+        assert.deepEqual(f.map((x) => x.code), ["DB_PASSWORD_MISMATCH"]);
+        assert.match(f[0].cause, /cartie-dev-api cannot log in to the database as role "cartie" \(Postgres 28P01, Prisma P1000\): the password in config .* and the database's disagree/);
+        assert.match(f[0].fix, /`pulumi up`: its db-password step sets the role's password/);
+        assert.match(f[0].fix, /changed by hand, make that the config instead \(`pulumi config set --secret cartie:postgresPassword`/);
+        assert.match(f[0].evidence ?? "", /Authentication failed against the database server/);
+        // A crash loop on it is read under it, not as a second finding.
+        const looping = classify(withContainer(healthyInput(), "cartie-dev-api", { logLines: server, restartCount: 7, state: "restarting" }));
+        assert.equal(looping.filter((x) => x.code === "DB_PASSWORD_MISMATCH").length, 1);
+        assert.ok(!looping.some((x) => x.code === "RESTART_LOOP"), JSON.stringify(looping));
+    });
+
     it("P3009 and P3005 from logs when the database could not be read", () => {
         const input = { ...withContainer(healthyInput(), "cartie-dev-api", { logLines: [P3005_LINE, P3009_LINE] }), db: { container: "cartie-dev-db", error: "psql failed" } };
         assert.deepEqual(codes(input), ["BASELINE_NEEDED", "MIGRATION_FAILED"]);

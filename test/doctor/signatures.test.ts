@@ -39,6 +39,23 @@ describe("doctor log signatures", () => {
             assert.deepEqual(scanLogLines(captured("unreachable-refused-console-error.log")).map((s) => [s.code, s.detail]), [["P1001", ["172.18.0.2:5433"]]]);
         });
 
+        for (const form of ["server", "console-error", "uncaught", "migrate-deploy"]) {
+            it(`P1000 (a refused password) printed as ${form}: one signature, naming the role`, () => {
+                const sigs = scanLogLines(captured(`p1000-auth-${form}.log`));
+                assert.deepEqual(sigs.map((s) => [s.code, s.detail]), [["P1000", ["cartie"]]]);
+                assert.match(sigs[0].line, /Authentication failed against (the )?database server|password authentication failed/);
+                assert.equal(lastCrash(sigs)?.code, "P1000");
+            });
+        }
+
+        it("Postgres's own words for a refused password (SQLSTATE 28P01), as a pg error or a server log line", () => {
+            for (const line of ['error: password authentication failed for user "app"', '2026-12-01 13:11:22.765 UTC [80] FATAL:  password authentication failed for user "app"']) {
+                assert.deepEqual(scanLogLines([line]).map((s) => [s.code, s.detail]), [["P1000", ["app"]]], line);
+            }
+            assert.deepEqual(scanLogLines(["{ code: '28P01' }"]).map((s) => [s.code, s.unreadable]), [["P1000", true]]);
+            assert.deepEqual(scanLogLines(["authentication failed: wrong token for /admin"]), []);
+        });
+
         it("the api's missing-variables line", () => {
             assert.deepEqual(scanLogLines(captured("missing-env-server.log")).map((s) => [s.code, s.detail]), [["MISSING_ENV", ["JWT_SECRET", "SEED_SUPERADMIN_PASSWORD", "SEED_SUPERADMIN_EMAIL"]]]);
         });

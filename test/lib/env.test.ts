@@ -45,12 +45,12 @@ describe("environment assembly", () => {
         const opts = { projectDir: makeProjectDir(), stack: "dev", project: "cartie-platform" };
         const plain = validateConfig(base, opts);
         assert.equal(apiEnvironment(plain).DATABASE_URL, databaseUrl(TEST_SECRETS.postgresPassword));
-        assert.deepEqual(Object.keys(dbEnvironment(plain)).sort(), ["POSTGRES_DB", "POSTGRES_PASSWORD", "POSTGRES_USER"], "no PGDATA for a volume used at its root");
+        assert.deepEqual(Object.keys(dbEnvironment(plain)).sort(), ["POSTGRES_DB", "POSTGRES_USER"], "no PGDATA for a volume used at its root, and never the password (the db-password step owns it)");
         const own = validateConfig({ ...base, dbUser: { value: "app", source: "stack" }, dbName: { value: "cartie_prod", source: "stack" }, pgdataSubdir: { value: "pgdata", source: "stack" } }, opts);
         const url = new URL(apiEnvironment(own).DATABASE_URL);
         assert.deepEqual([url.username, url.pathname, url.hostname], ["app", "/cartie_prod", "db"]);
         assert.equal(decodeURIComponent(url.password), TEST_SECRETS.postgresPassword);
-        assert.deepEqual(dbEnvironment(own), { POSTGRES_USER: "app", POSTGRES_DB: "cartie_prod", POSTGRES_PASSWORD: TEST_SECRETS.postgresPassword, PGDATA: "/var/lib/postgresql/data/pgdata" });
+        assert.deepEqual(dbEnvironment(own), { POSTGRES_USER: "app", POSTGRES_DB: "cartie_prod", PGDATA: "/var/lib/postgresql/data/pgdata" });
     });
 
     it("mounts the volume at the image's data directory and points PGDATA at the folder holding the data", () => {

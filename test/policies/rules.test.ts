@@ -4,7 +4,7 @@ import { policies } from "../../policies/rules";
 import { TYPES } from "../../policies/util";
 import { validStackConfig } from "../support/mockRuntime";
 import { LABELS } from "../../lib/labels";
-import { PackResource, changed, editEnvs, find, leakedSecret, plaintext, programResources, setLabel, validate } from "./support";
+import { PackResource, changed, editEnvs, find, isWireSecret, leakedSecret, plaintext, programResources, setLabel, validate } from "./support";
 
 function policy(name: string): ResourceValidationPolicy {
     const p = policies.find((x) => x.name === name);
@@ -59,9 +59,15 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
     });
 
     describe("required-secrets", () => {
-        it("passes the program's api and db containers", async () => {
+        it("passes the program's api and db containers and its db-password step", async () => {
             assert.deepEqual(await check("required-secrets", get(TYPES.container, "cartie-dev-api")), []);
             assert.deepEqual(await check("required-secrets", get(TYPES.container, "db")), []);
+            assert.deepEqual(await check("required-secrets", get(TYPES.localCommand, "db-password")), []);
+        });
+
+        it("the db container: POSTGRES_PASSWORD_FILE stands for POSTGRES_PASSWORD; neither is refused", async () => {
+            const db = changed(get(TYPES.container, "db"), (r) => editEnvs(r, (l) => l.filter((e) => !e.startsWith("POSTGRES_PASSWORD_FILE="))));
+            assertOne(await check("required-secrets", db), 'docker:Container "db"', "does not set POSTGRES_PASSWORD in its environment (envs)");
         });
 
         it("names a missing SEED_SUPERADMIN_PASSWORD and how to set it", async () => {
@@ -70,8 +76,11 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
         });
 
         it("refuses empty and placeholder values without printing them", async () => {
-            const db = changed(get(TYPES.container, "db"), (r) => editEnvs(r, (l) => l.map((e) => (e.startsWith("POSTGRES_PASSWORD=") ? "POSTGRES_PASSWORD=" : e))));
-            assertOne(await check("required-secrets", db), 'docker:Container "db"', "POSTGRES_PASSWORD to an empty value");
+            const step = changed(get(TYPES.localCommand, "db-password"), (r) => {
+                const env = r.wire.environment as Record<string, unknown>;
+                env.POSTGRES_PASSWORD = isWireSecret(env.POSTGRES_PASSWORD) ? { ...env.POSTGRES_PASSWORD, value: "" } : "";
+            });
+            assertOne(await check("required-secrets", step), 'command:Command "db-password"', "POSTGRES_PASSWORD to an empty value");
             const api = changed(get(TYPES.container, "cartie-dev-api"), (r) =>
                 editEnvs(r, (l) =>
                     l.map((e) =>
@@ -121,9 +130,17 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
             assertOne(await check("secrets-are-secret", rotating), "JWT_SECRET_PREVIOUS");
         });
 
+        it("catches a command whose POSTGRES_PASSWORD is not a secret output", async () => {
+            const step = changed(get(TYPES.localCommand, "db-password"), (r) => {
+                r.additionalSecretOutputs = ["stdout", "stderr"];
+            });
+            assertOne(await check("secrets-are-secret", step), 'command:Command "db-password"', "POSTGRES_PASSWORD", '"environment" is not a secret output');
+        });
+
         it("catches a command whose DATABASE_URL (a URL with a password) is not a secret output", async () => {
             const migration = changed(get(TYPES.localCommand, "migration"), (r) => {
                 r.additionalSecretOutputs = ["stdout", "stderr"];
+                (r.wire.environment as Record<string, unknown>).DATABASE_URL = "postgresql://cartie:a-real-looking-pw@db:5432/cartie";
             });
             assertOne(await check("secrets-are-secret", migration), 'command:Command "migration"', "DATABASE_URL", '"environment" is not a secret output');
         });

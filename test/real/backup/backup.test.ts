@@ -15,7 +15,7 @@ import { takePlatformBackup } from "../../../lib/backup/take";
 import { DB_NAME, DB_USER } from "../../../lib/env";
 import { LABELS } from "../../../lib/labels";
 import { createFromInputs, waitHealthy } from "../support/containers";
-import { CommandInputs, RealStack, T, evaluateRealStack, removeProjectDir } from "../support/program";
+import { CommandInputs, RealStack, T, evaluateRealStack, removeProjectDir, runDbPasswordStep } from "../support/program";
 import { Cleanup, Exec, REPO, dockerOk, exec, execLikeCommandResource, execOk, freePort, runId, waitFor } from "../support/run";
 import { API_DIR, BASE, CACHE_REPO, buildImage, copyApp, requireBaseImages } from "../support/sample";
 
@@ -76,10 +76,11 @@ describe("real: a verified backup before every migration, and one command to put
         cleanup.network(network);
         await dockerOk(["volume", "create", volume]);
         cleanup.volume(volume);
+        await runDbPasswordStep(stack, cleanup);
         const spec = stack.container("db");
         db = spec.name;
         cleanup.container(db);
-        await createFromInputs(spec, { image: BASE.postgres });
+        await createFromInputs(spec, { image: stack.remoteImageName("db") });
         await waitHealthy(db, 120_000);
 
         // The incident's database: the baseline schema without history, full of awkward values.

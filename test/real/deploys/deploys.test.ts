@@ -16,7 +16,7 @@
 import { strict as assert } from "node:assert";
 import { UpFailed } from "../support/engine";
 import { DeployStack, releaseSummaryOf } from "../support/deployStack";
-import { LoadLoop, LoadReport, LoadSample } from "../support/load";
+import { LoadLoop, LoadReport, LoadSample, assertNoDrop } from "../support/load";
 import { T } from "../support/program";
 import { createFromInputs, waitHealthy } from "../support/containers";
 import { Cleanup, docker, dockerOk, sleep } from "../support/run";
@@ -27,13 +27,6 @@ const apiSamples = (r: LoadReport): LoadSample[] => r.samples.filter((s) => s.pa
 
 function printReport(what: string, r: LoadReport, extra = ""): void {
     console.log(`      ${what}: ${r.summary()}${extra}`);
-}
-
-function assertNoDrop(r: LoadReport): void {
-    const bad = r.samples.filter((s) => s.error !== undefined || (s.status ?? 0) < 200 || (s.status ?? 0) > 299).slice(0, 5);
-    assert.equal(r.failures, 0, `failed requests: ${JSON.stringify(bad)}`);
-    assert.equal(r.non2xx, 0, `non-2xx answers: ${JSON.stringify(bad)}`);
-    assert.ok(r.requests > 100, `the load loop sent only ${r.requests} requests`);
 }
 
 describe("real: safe deploys under load (engine order, real Docker and Caddy)", function () {

@@ -16,7 +16,7 @@ import { VERIFY_COMMAND } from "../../../components/verification";
 import { apiHealthcheckCommand } from "../../../components/api";
 import { DB_NAME, DB_USER, HEALTH_PATH } from "../../../lib/env";
 import { createFromInputs, inspect, waitHealthy } from "../support/containers";
-import { RealStack, T, evaluateRealStack, removeProjectDir } from "../support/program";
+import { RealStack, T, evaluateRealStack, removeProjectDir, runDbPasswordStep } from "../support/program";
 import { Cleanup, Exec, REPO, docker, dockerOk, execLikeCommandResource, freePort, httpGet, runId } from "../support/run";
 import { CACHE_REPO, MIGRATIONS_DIR, buildImage, requireBaseImages, sampleMigrations } from "../support/sample";
 
@@ -60,6 +60,7 @@ describe("real: the platform end to end on Docker, from the program's registered
         cleanup.network(network);
         await dockerOk(["volume", "create", volume]);
         cleanup.volume(volume);
+        await runDbPasswordStep(stack, cleanup);
     });
 
     after(async () => {

@@ -102,7 +102,7 @@ build_postgres() {
   cat >"$ctx/docker-entrypoint.sh" <<'ENTRYPOINT'
 #!/bin/bash
 # Minimal stand-in for the official postgres image's entrypoint:
-# POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, initdb on first start,
+# POSTGRES_USER / POSTGRES_PASSWORD (or _FILE) / POSTGRES_DB, initdb on first start,
 # trust on the local socket, password (scram) over TCP, listen on *:5432,
 # /docker-entrypoint-initdb.d/*.sql|*.sh run once after initdb.
 set -euo pipefail
@@ -123,6 +123,10 @@ fi
 
 POSTGRES_USER=${POSTGRES_USER:-postgres}
 POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
+# The official image's file_env: POSTGRES_PASSWORD_FILE names a file (read as postgres) holding the password.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ] && [ -z "${POSTGRES_PASSWORD:-}" ]; then
+  POSTGRES_PASSWORD="$(< "$POSTGRES_PASSWORD_FILE")"
+fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != trust ]; then

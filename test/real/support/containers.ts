@@ -57,7 +57,8 @@ export async function createFromInputs(spec: ContainerInputs, o: CreateOverrides
         HostConfig: {
             NetworkMode: networks[0]?.name,
             PortBindings: bindings,
-            Mounts: (spec.mounts ?? []).map((m) => ({ Type: m.type as "volume", Source: o.volume ?? m.source, Target: m.target })),
+            // `volume` replaces the data volume only (the one at Postgres's data directory), not the db-secrets volume.
+            Mounts: (spec.mounts ?? []).map((m) => ({ Type: m.type as "volume", Source: o.volume && !m.readOnly ? o.volume : m.source, Target: m.target, ReadOnly: m.readOnly })),
             RestartPolicy: spec.restart ? { Name: spec.restart } : undefined,
         },
         NetworkingConfig: networks[0] ? { EndpointsConfig: { [networks[0].name]: { Aliases: networks[0].aliases } } } : undefined,

@@ -108,7 +108,7 @@ export class DeployStack {
         const named = (await docker(["ps", "-aq", "--filter", `name=${this.prefix}-`])).stdout.split("\n").filter(Boolean);
         if (ids.length + named.length > 0) await docker(["rm", "-f", ...new Set([...ids, ...named])]);
         await docker(["network", "rm", `${this.prefix}-net`]);
-        await docker(["volume", "rm", "-f", `${this.prefix}-db-data`]);
+        await docker(["volume", "rm", "-f", `${this.prefix}-db-data`, `${this.prefix}-db-secrets`]);
         const images = (await docker(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", `reference=${this.prefix}-*`])).stdout.split("\n").filter(Boolean);
         if (images.length > 0) await docker(["image", "rm", "--no-prune", ...images]);
     }

@@ -5,6 +5,7 @@
  * answer and the release (`x-cartie-release`) that gave it. It stops by itself at its time or
  * request limit, so a test that fails before `stop()` never leaves it running.
  */
+import { strict as assert } from "node:assert";
 import * as http from "node:http";
 
 export interface LoadOptions {
@@ -278,4 +279,12 @@ export class LoadLoop {
                 `${samples.length} requests, ${failures} failed, ${non2xx} non-2xx, ${retried} resent after a reused connection closed, releases ${[...perRelease].map(([r, n]) => `${r}:${n}`).join(" ") || "none"}, ${(durationMs / 1000).toFixed(1)} s`,
         };
     }
+}
+
+/** No request failed or answered outside 2xx, and the loop really ran (over 100 requests). */
+export function assertNoDrop(r: LoadReport): void {
+    const bad = r.samples.filter((s) => s.error !== undefined || (s.status ?? 0) < 200 || (s.status ?? 0) > 299).slice(0, 5);
+    assert.equal(r.failures, 0, `failed requests: ${JSON.stringify(bad)}`);
+    assert.equal(r.non2xx, 0, `non-2xx answers: ${JSON.stringify(bad)}`);
+    assert.ok(r.requests > 100, `the load loop sent only ${r.requests} requests`);
 }

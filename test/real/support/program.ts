@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { platformProgram } from "../../../components/program";
 import { CADDYFILE_PATH } from "../../../components/proxy";
 import { ProgramRun, Registered, makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
-import { BASE } from "./sample";
-import { runId } from "./run";
+import { BASE, platformPostgresImage } from "./sample";
+import { Cleanup, execLikeCommandResource, runId } from "./run";
 
 export const T = {
     container: "docker:index/container:Container",
@@ -31,7 +31,7 @@ export interface ContainerInputs {
     networksAdvanced?: Array<{ name: string; aliases?: string[] }>;
     healthcheck?: { tests: string[]; interval?: string; timeout?: string; retries?: number; startPeriod?: string };
     ports?: Array<{ internal: number; external?: number; ip?: string; protocol?: string }>;
-    mounts?: Array<{ type: string; source: string; target: string }>;
+    mounts?: Array<{ type: string; source: string; target: string; readOnly?: boolean }>;
     uploads?: Array<{ file: string; content: string }>;
     restart?: string;
     labels?: Array<{ label: string; value: string }>;
@@ -68,7 +68,7 @@ export interface RealStack {
     /** The live Caddyfile the Release step loads into the proxy for these containers. */
     releaseCaddyfile(): string;
     image(name: "api-image" | "web-image"): ImageInputs;
-    command(name: "migration" | "verification" | "release" | "legacy-preflight" | "legacy-backup" | "legacy-takeover"): CommandInputs;
+    command(name: "db-password" | "migration" | "verification" | "release" | "legacy-preflight" | "legacy-backup" | "legacy-takeover"): CommandInputs;
     /** The RemoteImage a container of the program pulls (its `image` input is the mocked id). */
     remoteImageName(container: "db" | "proxy"): string;
     caddyfile(): string;
@@ -96,7 +96,7 @@ export async function evaluateRealStack(
     const config = validStackConfig({
         "cartie:backupDir": backupDir,
         "cartie:postgresPassword": postgresPassword,
-        "cartie:postgresImage": BASE.postgres,
+        "cartie:postgresImage": await platformPostgresImage(),
         "cartie:caddyImage": BASE.caddy,
         "cartie:nodeImage": BASE.node,
         "cartie:webRuntimeImage": BASE.caddy,
@@ -130,6 +130,18 @@ export async function evaluateRealStack(
             return upload.content;
         },
     };
+}
+
+/**
+ * The db-password step as the engine runs it before the db container exists: it writes the
+ * password file on the db-secrets volume, which a fresh data volume's initialisation and the
+ * migration read. Tests that create the db from its registered inputs run it first.
+ */
+export async function runDbPasswordStep(stack: RealStack, cleanup: Cleanup): Promise<void> {
+    cleanup.volume((stack.run.one(T.volume, "db-secrets").inputs as { name: string }).name);
+    const cmd = stack.command("db-password");
+    const r = await execLikeCommandResource(cmd.create, cmd.environment);
+    if (r.code !== 0) throw new Error(`the db-password step failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
 }
 
 export function removeProjectDir(stack: RealStack | undefined): void {

@@ -91,6 +91,46 @@ export function hostWeb(viteApiBaseUrl: string): Promise<string> {
     return memo.get(key) as Promise<string>;
 }
 
+/**
+ * The db image the program's real stacks run: local/postgres:15 when its entrypoint reads
+ * POSTGRES_PASSWORD_FILE as the official image does (base-images.sh since issue 14), else an
+ * image derived from it (cached as `cartie-real-cache/postgres-file:15`) whose entrypoint does
+ * the same first: a local/postgres:15 built before stays usable without rebuilding base images.
+ */
+export const POSTGRES_FILE_IMAGE = "cartie-real-cache/postgres-file:15";
+let postgresImage: Promise<string> | undefined;
+export function platformPostgresImage(): Promise<string> {
+    postgresImage ??= (async () => {
+        const reads = await docker(["run", "--rm", "--entrypoint", "grep", BASE.postgres, "-q", "POSTGRES_PASSWORD_FILE", "/usr/local/bin/docker-entrypoint.sh"]);
+        if (reads.code === 0) return BASE.postgres;
+        fs.mkdirSync(CACHE_DIR, { recursive: true });
+        const dir = fs.mkdtempSync(path.join(CACHE_DIR, "postgres-file-"));
+        try {
+            fs.writeFileSync(
+                path.join(dir, "file-env.sh"),
+                [
+                    "#!/bin/bash",
+                    "set -euo pipefail",
+                    "# The official image's file_env, read as postgres as its second pass reads it.",
+                    'if [ -n "${POSTGRES_PASSWORD_FILE:-}" ] && [ -z "${POSTGRES_PASSWORD:-}" ]; then',
+                    '  if [ "$(id -u)" = 0 ]; then POSTGRES_PASSWORD="$(gosu postgres cat "$POSTGRES_PASSWORD_FILE")"; else POSTGRES_PASSWORD="$(< "$POSTGRES_PASSWORD_FILE")"; fi',
+                    "  export POSTGRES_PASSWORD",
+                    "fi",
+                    'exec /usr/local/bin/docker-entrypoint.sh "$@"',
+                    "",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${BASE.postgres}\nCOPY file-env.sh /usr/local/bin/file-env.sh\nENTRYPOINT ["/usr/local/bin/file-env.sh"]\nCMD ["postgres"]\n`);
+            await dockerOk(["build", "-q", "-t", POSTGRES_FILE_IMAGE, dir]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        return POSTGRES_FILE_IMAGE;
+    })();
+    return postgresImage;
+}
+
 export async function imageExists(ref: string): Promise<boolean> {
     return (await docker(["image", "inspect", ref])).code === 0;
 }

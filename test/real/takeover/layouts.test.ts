@@ -16,7 +16,7 @@ import { LABELS } from "../../../lib/labels";
 import { takeoverPlanMain } from "../../../lib/takeover/planCli";
 import { dockerHost } from "../../../lib/takeover/host";
 import { createFromInputs, waitHealthy } from "../support/containers";
-import { RealStack, T, evaluateRealStack, removeProjectDir } from "../support/program";
+import { RealStack, T, evaluateRealStack, removeProjectDir, runDbPasswordStep } from "../support/program";
 import { Cleanup, Exec, REPO, docker, dockerOk, execLikeCommandResource, freePort, runId } from "../support/run";
 import { BASE, CACHE_REPO, buildImage, requireBaseImages } from "../support/sample";
 import { Legacy, LegacyLayout, PG_DATA, buildLegacy, composeLabels, projectContainers, psql, tableChecksums, volumeExists, waitPgReady } from "./legacy";
@@ -92,6 +92,7 @@ describe("takeover of the compose layouts people run (real Docker, Postgres 15, 
         const network = (stack.run.one(T.network, "network").inputs as { name: string }).name;
         cleanup.network(network);
         await dockerOk(["network", "create", network]);
+        await runDbPasswordStep(stack, cleanup);
         const spec = stack.container("db");
         cleanup.container(spec.name);
         await createFromInputs(spec, { image: stack.remoteImageName("db") });
@@ -138,7 +139,7 @@ describe("takeover of the compose layouts people run (real Docker, Postgres 15, 
         const sub = expected["cartie:pgdataSubdir"];
         assert.deepEqual(dbSpec.labels?.find((x) => x.label === LABELS.pgdata)?.value, sub ? `${PG_DATA}/${sub}` : undefined);
         assert.equal(dbSpec.envs?.includes(`PGDATA=${PG_DATA}/${sub}`), sub !== undefined);
-        assert.deepEqual(dbSpec.mounts, [{ type: "volume", source: l.volume, target: PG_DATA }]);
+        assert.deepEqual(dbSpec.mounts?.[0], { type: "volume", source: l.volume, target: PG_DATA });
         assert.deepEqual(dbSpec.healthcheck?.tests, ["CMD", "pg_isready", "-U", user, "-d", dbName]);
         for (const step of STEPS) {
             const r = await runStep(stack, step, backupDir);
