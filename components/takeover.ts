@@ -75,7 +75,15 @@ export class Takeover extends pulumi.ComponentResource {
                 `${name}-${step}`,
                 { create: takeoverCommand(step), environment },
                 // A component's dependsOn does not hold back its children: pass it on, then chain the steps.
-                { parent: this, dependsOn: previous, additionalSecretOutputs: ["stdout", "stderr", "environment"] },
+                {
+                    parent: this,
+                    dependsOn: previous,
+                    additionalSecretOutputs: ["stdout", "stderr", "environment"],
+                    // The password is the legacy db's, needed only while that db runs (preflight, backup); once
+                    // adopted, a rotation (the db-password step) must not run the takeover again. A step that
+                    // never succeeded is not in state, so it still takes the current value.
+                    ignoreChanges: ["environment.CARTIE_POSTGRES_PASSWORD"],
+                },
             );
             previous = [steps[step]];
         }

@@ -156,6 +156,16 @@ describe("the takeover under the mock runtime", () => {
             assert.deepEqual(diff, ["api-image", "cartie-dev-api", "migration-image", "release", "verification"]);
         });
 
+        it("a database password rotation on an adopted stack leaves the takeover steps alone (ignoreChanges), like the db container and the migration", async () => {
+            const dir = makeProjectDir();
+            const before = await evaluate(dir, validStackConfig(LEGACY));
+            const after = await evaluate(dir, validStackConfig({ ...LEGACY, "cartie:postgresPassword": `rotated-${TEST_SECRETS.postgresPassword}-B` }));
+            assert.deepEqual(changed(before, after), ["cartie-dev-api", "db-password", "release", "verification"]);
+            // The new value is registered all the same: a step that never succeeded (not in state) runs with it.
+            const env = after.one(COMMAND, "legacy-preflight").inputs.environment as Record<string, string>;
+            assert.equal(env.CARTIE_POSTGRES_PASSWORD, `rotated-${TEST_SECRETS.postgresPassword}-B`);
+        });
+
         it("setting legacyComposeProject adds the three steps and touches no existing resource's inputs", async () => {
             const dir = makeProjectDir();
             const vol = { "cartie:dataVolume": "infra2_db-data" };

@@ -262,10 +262,38 @@ export async function runProgram(
 const resourceKey = (r: Registered): string => `${r.type}::${r.name}`;
 const shortName = (urn: string): string => urn.split("::").pop() ?? urn;
 
+type Wire = Record<string, unknown>;
+const isWireObject = (v: unknown): v is Wire => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The inputs the engine diffs for a resource that already exists: for each `ignoreChanges` path the
+ * old value stands in for the new one ("the old value is used in place of the new one", the
+ * ignoreChanges resource option in Pulumi's docs). Paths are a property or a property's map key
+ * (`environment.KEY`), looked up through a secret's wrapper, which is all this program uses.
+ */
+function diffedWire(previous: Registered | undefined, next: Registered): Wire {
+    if (!previous || next.ignoreChanges.length === 0) return next.wire;
+    const wire = structuredClone(next.wire);
+    const unwrap = (v: unknown): Wire | undefined => (isWireObject(v) ? (isWireSecret(v) && isWireObject(v.value) ? v.value : v) : undefined);
+    for (const p of next.ignoreChanges) {
+        const [top, key, ...rest] = p.split(".");
+        if (rest.length > 0) throw new Error(`ignoreChanges path ${p}: deeper than this stand-in follows`);
+        if (key === undefined) {
+            wire[top] = previous.wire[top];
+            continue;
+        }
+        const target = unwrap(wire[top]);
+        const old = unwrap(previous.wire[top]);
+        if (target && old) target[key] = old[key];
+    }
+    return wire;
+}
+
 /** Names of the resources whose registered inputs differ between two runs (added or removed count too): what preview would show. */
 export function changed(a: ProgramRun, b: ProgramRun): string[] {
+    const previous = new Map(a.resources.map((r) => [resourceKey(r), r]));
     const before = new Map(a.resources.map((r) => [resourceKey(r), JSON.stringify(r.wire)]));
-    const after = new Map(b.resources.map((r) => [resourceKey(r), JSON.stringify(r.wire)]));
+    const after = new Map(b.resources.map((r) => [resourceKey(r), JSON.stringify(diffedWire(previous.get(resourceKey(r)), r))]));
     return [...new Set([...before.keys(), ...after.keys()])]
         .filter((k) => before.get(k) !== after.get(k))
         .map((k) => k.split("::")[1])
