@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    // Plain JavaScript that worker threads load without a TypeScript loader (lib/digestWorker.js).
+    // Plain JavaScript that worker threads load without a TypeScript loader (lib/build/digestWorker.js).
     files: ["**/*.js"],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { sourceType: "commonjs" },

@@ -1,8 +1,8 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { contextDigest, listContext, readContextFloor, readDockerignore } from "../lib/context";
-import { ContextMatcher, newDockerignore } from "../lib/dockerignoreMatch";
+import { contextDigest, listContext, readContextFloor, readDockerignore } from "../lib/build/context";
+import { ContextMatcher, newDockerignore } from "../lib/build/dockerignoreMatch";
 
 /**
  * One measurement in a fresh process (as a `pulumi preview` would run it): prints one JSON line
@@ -67,7 +67,7 @@ function preparePart(mode: string, ctx: string): (() => Omit<Result, "ms">) | un
 /**
  * `.dockerignore` matching alone over every path the walk decides (the sent entries and what it
  * skips at their level), timed two ways: @balena/dockerignore's ignores() per path, and the
- * digest's per-directory evaluation of the same rules (lib/dockerignoreMatch.ts).
+ * digest's per-directory evaluation of the same rules (lib/build/dockerignoreMatch.ts).
  */
 function prepareMatching(mode: string, ctx: string): () => Omit<Result, "ms"> {
     const patterns = readDockerignore(ctx);

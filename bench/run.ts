@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { listContext } from "../lib/context";
-import { RACY_MARGIN_MS } from "../lib/digestCache";
+import { listContext } from "../lib/build/context";
+import { RACY_MARGIN_MS } from "../lib/build/digestCache";
 import { generate } from "./generate";
 
 /**

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { contentTag, contextDigest } from "../lib/context";
+import { contentTag, contextDigest } from "../lib/build/context";
 
 export interface AppImageArgs {
     /** Image repository name, e.g. `cartie-dev-api`. */

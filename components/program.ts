@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../lib/config";
-import { BuildContextError } from "../lib/context";
+import { BuildContextError } from "../lib/build/context";
 import { loadPlatformConfig } from "../lib/config/stack";
 import { CartiePlatform } from "./platform";
 

@@ -8,8 +8,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { dockerMigrationTarget } from "../lib/dockerMigrationTarget";
-import { MigrationError, runMigrations } from "../lib/migrationRun";
+import { dockerMigrationTarget } from "../lib/migration/dockerTarget";
+import { MigrationError, runMigrations } from "../lib/migration/run";
 import { ALIASES, DB_PORT, databaseUrl as buildDatabaseUrl, maskSecrets } from "../lib/env";
 import { readPasswordFile } from "../lib/rotation/dockerHost";
 import { BACKUP_ENV, BackupSettings, backupSettingsFromEnv } from "../lib/backup/settings";

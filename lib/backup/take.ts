@@ -1,6 +1,6 @@
 /** Backups of the platform's own database: on demand and before a migration changes anything. */
 import * as path from "node:path";
-import type { ChangingPlan } from "../migrationRun";
+import type { ChangingPlan } from "../migration/run";
 import { BackupManifest, BackupReason } from "./manifest";
 import { DbInContainer, dumpWithLiveCounts } from "./postgres";
 import { BackupSettings } from "./settings";

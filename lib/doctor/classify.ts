@@ -3,7 +3,7 @@
  * each with its cause, the fix and what `pulumi up` does about it, most important first.
  * No I/O here, so every signature is unit-tested on recorded log lines.
  */
-import { planMigrations } from "../migrationPlan";
+import { planMigrations } from "../migration/plan";
 import { CONFIG_NAMESPACE, FIELDS } from "../config";
 import { chooseCommand } from "./discover";
 import { LogSignature, SignatureCode, lastCrash, scanLogLines } from "./signatures";

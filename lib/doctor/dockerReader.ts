@@ -6,8 +6,8 @@
 import Docker from "dockerode";
 import { LABELS } from "../labels";
 import { DB_NAME, DB_USER, looksSecretName, maskSecrets } from "../env";
-import { readDatabaseState } from "../migrationRun";
-import { dockerMigrationTarget } from "../dockerMigrationTarget";
+import { readDatabaseState } from "../migration/run";
+import { dockerMigrationTarget } from "../migration/dockerTarget";
 import { ContainerFacts, DbFacts, ProbeResult, WebBundleFacts } from "./types";
 import { HostContainer, Located } from "./discover";
 import { DoctorInputError } from "./errors";

@@ -7,9 +7,9 @@ import * as path from "node:path";
 import * as dotenv from "dotenv";
 import * as yaml from "js-yaml";
 import { ConfigError, ConfigKey, ConfigProblem, ENV_NAMES, FIELDS, PlatformConfig, RawConfig, mergeSources, validateConfig } from "../config";
-import { contentTag, contextDigest } from "../context";
+import { contentTag, contextDigest } from "../build/context";
 import { apiEnvironment } from "../env";
-import { imageBuildArgs } from "../buildArgs";
+import { imageBuildArgs } from "../build/buildArgs";
 import { Expected } from "./types";
 import { DoctorInputError } from "./errors";
 

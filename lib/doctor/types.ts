@@ -1,7 +1,7 @@
 import type { DoctorBackups } from "./backups";
 import type { ProxyCertificates } from "./certificates";
 import { ConfigProblem } from "../config";
-import { DatabaseState } from "../migrationPlan";
+import { DatabaseState } from "../migration/plan";
 
 /** What a container is in the platform, from its labels or its legacy compose service name. */
 export type Role = "db" | "api" | "web" | "proxy" | "other";

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { renderCaddyfile } from "../../../lib/proxy/caddyfile";
 import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT } from "../../../lib/env";
 import { CANDIDATE_PORT } from "../../../lib/release/spec";
-import { runMigrations } from "../../../lib/migrationRun";
+import { runMigrations } from "../../../lib/migration/run";
 import { VerificationError, localProxyUrl, verificationUrls, verifyEndpoints } from "../../../lib/verify";
 import { HostPostgres } from "../support/hostPostgres";
 import { hostMigrationTarget } from "../support/hostMigrationTarget";

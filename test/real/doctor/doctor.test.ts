@@ -9,8 +9,8 @@ import { spawnSync } from "node:child_process";
 import { main } from "../../../lib/doctor/cli";
 import { DoctorReport } from "../../../lib/doctor/types";
 import { validateConfig } from "../../../lib/config";
-import { contentTag, contextDigest } from "../../../lib/context";
-import { imageBuildArgs } from "../../../lib/buildArgs";
+import { contentTag, contextDigest } from "../../../lib/build/context";
+import { imageBuildArgs } from "../../../lib/build/buildArgs";
 import { Created, apiEnvFlags, ensureBusybox, fakePsql, inspectState, installScript, sh, stackLabels, uniqueId, waitFor } from "./support";
 
 const PROJECT_DIR = path.resolve(__dirname, "../../..");

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { main } from "../../../lib/doctor/cli";
 import { DoctorReport } from "../../../lib/doctor/types";
-import { contentTag, contextDigest } from "../../../lib/context";
+import { contentTag, contextDigest } from "../../../lib/build/context";
 import { LABELS } from "../../../lib/labels";
 import { API_DIR, BASE, WEB_DIR, buildImage, copyApp, requireBaseImages } from "../support/sample";
 import { Cleanup, REPO, docker, dockerOk, freePort, runId, waitFor } from "../support/run";

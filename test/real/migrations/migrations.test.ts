@@ -1,13 +1,13 @@
 /**
- * The program's migration plan (lib/migrationRun.ts `runMigrations`) against real PostgreSQL 15
+ * The program's migration plan (lib/migration/run.ts `runMigrations`) against real PostgreSQL 15
  * and the sample api's real Prisma 6.19.3 CLI, on the three database states of the incident
  * and on a failed migration. One throwaway host cluster, one database per state.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { HISTORY_TABLE } from "../../../lib/migrationPlan";
-import { MigrationError, runMigrations } from "../../../lib/migrationRun";
+import { HISTORY_TABLE } from "../../../lib/migration/plan";
+import { MigrationError, runMigrations } from "../../../lib/migration/run";
 import { DEFAULTS } from "../../../lib/config";
 import { HostPostgres } from "../support/hostPostgres";
 import { apiVariant, hostMigrationTarget } from "../support/hostMigrationTarget";

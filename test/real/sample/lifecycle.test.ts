@@ -112,7 +112,7 @@ describe("real: the sample api's release, echo and graceful shutdown, in its Nod
 
     before(async function () {
         await requireBaseImages();
-        // The program's build args for the api under the real stack (lib/buildArgs.ts with nodeImage = local/node:18), so the cache is shared.
+        // The program's build args for the api under the real stack (lib/build/buildArgs.ts with nodeImage = local/node:18), so the cache is shared.
         image = (await buildImage(CACHE_REPO.api, API_DIR, { NODE_IMAGE: BASE.node }, false)).ref;
         await dockerOk(["network", "create", network]);
         cleanup.network(network);

@@ -1,12 +1,12 @@
 /**
  * A real `MigrationTarget` on the host: psql against a host PostgreSQL 15 database and the sample
  * api's own Prisma 6.19.3 CLI (`npx --no-install prisma …` in an api folder, DATABASE_URL set).
- * It is the host twin of lib/dockerMigrationTarget.ts; nothing in it is simulated.
+ * It is the host twin of lib/migration/dockerTarget.ts; nothing in it is simulated.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MigrationTarget } from "../../../lib/migrationRun";
+import { MigrationTarget } from "../../../lib/migration/run";
 import { HostPostgres } from "./hostPostgres";
 import { exec } from "./run";
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { contentTag, contextDigest } from "../../../lib/context";
+import { contentTag, contextDigest } from "../../../lib/build/context";
 import { CACHE_DIR, REPO, docker, dockerOk, execOk } from "./run";
 
 export const SAMPLE = path.join(REPO, "examples/cartie");

@@ -50,7 +50,7 @@ export type ChildMatcher = (childRel: string) => boolean;
  * the directory, so it is worked out once per directory here instead of once per file, and the
  * rules are scanned from the last so the first hit decides. The regular expressions, the rule
  * order and the parent-directory logic are the library's (its `_test`); a differential test
- * (test/lib/dockerignoreMatch.test.ts) holds this to `ignores()` over generated paths and patterns.
+ * (test/lib/build/dockerignoreMatch.test.ts) holds this to `ignores()` over generated paths and patterns.
  * Should a future version of the library change its internals, this falls back to `ignores()`.
  */
 export class ContextMatcher {

@@ -1,6 +1,6 @@
-import { DB_NAME, DB_USER } from "./env";
-import { docker } from "./docker";
-import { MigrationTarget } from "./migrationRun";
+import { DB_NAME, DB_USER } from "../env";
+import { docker } from "../docker";
+import { MigrationTarget } from "./run";
 
 export interface DockerMigrationTargetOptions {
     /** Name of the running db container; psql runs inside it over the local socket. */

@@ -3,8 +3,8 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Worker } from "node:worker_threads";
-import { FilePool, modeAt, stampAt } from "../../lib/digestCache";
-import { makeTree } from "../support/tree";
+import { FilePool, modeAt, stampAt } from "../../../lib/build/digestCache";
+import { makeTree } from "../../support/tree";
 
 function treeOf(n: number): { dir: string; paths: string[] } {
     const files: Record<string, string> = {};

@@ -1,5 +1,5 @@
-import { DatabaseState, HISTORY_QUERY, MigrationPlan, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./migrationPlan";
-import { maskSecrets } from "./env";
+import { DatabaseState, HISTORY_QUERY, MigrationPlan, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
+import { maskSecrets } from "../env";
 
 /** Where migrations run: how to query the database and how to run the Prisma CLI of the api. */
 export interface MigrationTarget {

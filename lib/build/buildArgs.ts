@@ -1,4 +1,4 @@
-import { PlatformConfig } from "./config";
+import { PlatformConfig } from "../config";
 
 /** Build args per image; none is a secret (build args end up in the image history). */
 export function imageBuildArgs(cfg: PlatformConfig): { api: Record<string, string>; web: Record<string, string> } {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { DatabaseState, parseStateRows, planMigrations, prismaArgs } from "../../lib/migrationPlan";
+import { DatabaseState, parseStateRows, planMigrations, prismaArgs } from "../../../lib/migration/plan";
 
 const local = ["v41_baseline", "v42_add_sessions", "v43_audit_log"];
 const applied = (...names: string[]): DatabaseState["history"] => names.map((name) => ({ name, finished: true, rolledBack: false }));

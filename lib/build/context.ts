@@ -8,7 +8,7 @@ import { ContextMatcher, newDockerignore } from "./dockerignoreMatch";
 /**
  * Docker build contexts as Docker sees them. `.dockerignore` matching is @balena/dockerignore, a
  * port of Docker's own matcher (root-anchored patterns, `**`, `!` exceptions, parent-directory
- * rules), case-sensitive as Docker is (lib/dockerignoreMatch.ts), so "the files Docker would
+ * rules), case-sensitive as Docker is (lib/build/dockerignoreMatch.ts), so "the files Docker would
  * send" means the same thing here as in `docker build`.
  */
 
@@ -99,7 +99,7 @@ interface WalkedFile extends ContextEntry {
     size?: number;
 }
 
-/** Where the walk may reuse directory listings from an earlier digest (see lib/digestCache.ts). */
+/** Where the walk may reuse directory listings from an earlier digest (see lib/build/digestCache.ts). */
 interface ListingCache {
     cache: HashCache;
     startMs: number;
@@ -210,7 +210,7 @@ export interface DigestOptions {
  * The walk (main thread) queues each sent file on a FilePool as it finds it: a file the hash
  * cache knows is stat'ed and read only if its stamps moved; any other file is opened, fstat'ed,
  * read and hashed. Worker threads take that work while the walk goes on, and the main thread
- * joins them when it is done. See lib/digestCache.ts for why a cached hash is always the file's
+ * joins them when it is done. See lib/build/digestCache.ts for why a cached hash is always the file's
  * current content hash: with or without the cache, the digest is the same.
  */
 export async function contextDigest(

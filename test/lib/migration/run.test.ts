@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { MigrationError, MigrationTarget, failedMigrationName, runMigrations } from "../../lib/migrationRun";
+import { MigrationError, MigrationTarget, failedMigrationName, runMigrations } from "../../../lib/migration/run";
 
 /**
  * An in-memory database that answers the two state queries and records the Prisma commands, to

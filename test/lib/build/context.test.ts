@@ -13,9 +13,9 @@ import {
     migrationsHash,
     missingExclusions,
     parseDockerignore,
-} from "../../lib/context";
-import { HashCache, isSettled } from "../../lib/digestCache";
-import { makeTree, writeTree } from "../support/tree";
+} from "../../../lib/build/context";
+import { HashCache, isSettled } from "../../../lib/build/digestCache";
+import { makeTree, writeTree } from "../../support/tree";
 
 const sent = (dir: string): string[] => listContext(dir).entries.filter((e) => e.kind !== "dir").map((e) => e.rel);
 
@@ -41,7 +41,7 @@ describe("build context guard", () => {
     });
 
     it("passes the sample app's own contexts", () => {
-        for (const app of ["api", "web"]) guardBuildContext(path.resolve(__dirname, `../../examples/cartie/apps/${app}`), app);
+        for (const app of ["api", "web"]) guardBuildContext(path.resolve(__dirname, `../../../examples/cartie/apps/${app}`), app);
     });
 });
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import dockerignore from "@balena/dockerignore";
-import { ContextMatcher, newDockerignore, requiredSuffix } from "../../lib/dockerignoreMatch";
+import { ContextMatcher, newDockerignore, requiredSuffix } from "../../../lib/build/dockerignoreMatch";
 
 // A small deterministic generator, so a failure names a reproducible case.
 function rng(seed: number): () => number {
