@@ -10,6 +10,7 @@ import { BackupManifest } from "../../../lib/backup/manifest";
 import { BACKUP_DEFAULTS, backupEnvironment } from "../../../lib/backup/settings";
 import { databaseUrl } from "../../../lib/env";
 import { apiHealthcheckCommand } from "../../../components/api";
+import { DB_PASSWORD_COMMAND } from "../../../components/dbPassword";
 import { Cleanup, REPO, docker, dockerOk, execLikeCommandResource, freePort, runId } from "../support/run";
 import { API_DIR, BASE, CACHE_REPO, buildImage, requireBaseImages } from "../support/sample";
 import {
@@ -202,6 +203,14 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
             const dbName = `cartie-t${id}-db`;
             cleanup.network(net);
             await dockerOk(["network", "create", net]);
+            // The db-password step, as the engine runs it before the db container: the adopted role already has the
+            // password, so it only writes the file on the db-secrets volume, which the migration reads (lib/rotation).
+            const secretsVolume = `cartie-t${id}-db-secrets`;
+            cleanup.volume(secretsVolume);
+            await dockerOk(["volume", "create", secretsVolume]);
+            const dbAccess = { CARTIE_DB_PWFILE_VOLUME: secretsVolume, CARTIE_DB_IMAGE: BASE.postgres, CARTIE_DB_USER: "cartie", CARTIE_DB_NAME: "cartie" };
+            const step = await execLikeCommandResource(DB_PASSWORD_COMMAND, { ...dbAccess, CARTIE_DB_CONTAINER: dbName, POSTGRES_PASSWORD: l.password }, REPO);
+            assert.equal(step.code, 0, step.stdout + step.stderr);
             await timed("platform db start", () => startPlatformDb(dbName, net, l.volume, l.password, cleanup));
             assert.deepEqual(await liveOnVolume(l.volume), [dbName], "more than one server on the data directory");
             assert.equal(await psql(dbName, USERS_FINGERPRINT), fingerprint);
@@ -216,7 +225,7 @@ describe("takeover of a live docker-compose host (real Docker, Postgres, Prisma)
                         CARTIE_MIGRATIONS_DIR: "examples/cartie/apps/api/prisma/migrations",
                         CARTIE_MIGRATION_BASELINE: "v41_baseline",
                         ...backupEnvironment({ ...BACKUP_DEFAULTS, dir: l.backupDir }, `cartie-${l.project}`),
-                        DATABASE_URL: databaseUrl(l.password),
+                        ...dbAccess,
                     },
                     REPO,
                 ),
