@@ -1,9 +1,14 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HttpsSite, renderCaddyfile } from "../lib/proxy/caddyfile";
+import { renderCaddyfile } from "../lib/proxy/caddyfile";
 import { ReleaseSpec } from "../lib/release/spec";
 
-export interface ReleaseArgs {
+/**
+ * The spec's plain settings as they are (one definition, in lib/release/spec.ts), plus the
+ * containers as Pulumi inputs: the component turns those into the spec's `proxyContainer`,
+ * `desired` upstreams and `labels` once they are known.
+ */
+export interface ReleaseArgs extends Omit<ReleaseSpec, "proxyContainer" | "desired" | "labels"> {
     proxyContainerName: pulumi.Input<string>;
     /** A recreated proxy starts on its bootstrap config: its new id re-runs the release, which routes it again. */
     proxyContainerId: pulumi.Input<string>;
@@ -11,16 +16,6 @@ export interface ReleaseArgs {
     apiPort: number;
     webContainerName: pulumi.Input<string>;
     webPort: number;
-    listenPort: number;
-    candidatePort: number;
-    apiPathPrefix: string;
-    accessLog: boolean;
-    /** The public HTTPS site (TLS on); the live config must carry it exactly as the bootstrap one does. */
-    https?: HttpsSite;
-    smokePaths: string[];
-    healthTimeoutSeconds: number;
-    drainTimeoutSeconds: number;
-    stopGraceSeconds: number;
 }
 
 export const RELEASE_COMMAND = "node --import tsx scripts/release.ts";
