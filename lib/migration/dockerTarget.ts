@@ -1,5 +1,5 @@
 import { DB_NAME, DB_USER } from "../env";
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { MigrationTarget } from "./run";
 
 export interface DockerMigrationTargetOptions {
