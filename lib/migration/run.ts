@@ -1,4 +1,4 @@
-import { DatabaseState, HISTORY_QUERY, MigrationPlan, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
+import { BackupRef, DatabaseState, HISTORY_QUERY, MigrationPlan, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
 import { maskSecrets } from "../env";
 
 /** Where migrations run: how to query the database and how to run the Prisma CLI of the api. */
@@ -49,6 +49,8 @@ export interface MigrationHooks {
      * nothing changed.
      */
     beforeChanges?: (plan: ChangingPlan, log: (line: string) => void) => Promise<void>;
+    /** The backup taken before a migration, for a failed or interrupted one's recovery. */
+    backupBefore?: (migration: string) => BackupRef | undefined;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function runMigrations(target: MigrationTarget, local: string[], ba
     const log: string[] = [];
     const state = await readDatabaseState(target);
     log.push(`database: ${state.appTables.length} app table(s), ${state.hasHistoryTable ? `${state.history.length} migration(s) in history` : "no migration history"}`);
-    const plan = planMigrations(state, local, baseline);
+    const plan = planMigrations(state, local, baseline, hooks.backupBefore);
     if (!plan.ok) {
         log.push(`refused: ${plan.error}`, `recovery: ${plan.recovery}`);
         throw new MigrationError(`migration refused (${plan.code}): ${plan.error}\nrecovery: ${plan.recovery}`, log);
