@@ -168,11 +168,12 @@ function ensureSecrets(cli: string, env: NodeJS.ProcessEnv, cwd: string, stack: 
 }
 
 async function main(): Promise<number> {
+    // The CLI first: without one nothing else is created (no state folder, no passphrase, no secrets).
+    const found = await findCli();
+    const cli = found.path;
     const d = pulumiDefaults(process.env.CARTIE_PROJECT_DIR ?? process.cwd());
     const cwd = d.projectDir;
     if (d.createdPassphrase) say(`created a passphrase for the local state's secrets in ${d.createdPassphrase} (keep it; back it up with the state)`);
-    const found = await findCli();
-    const cli = found.path;
     if ((await docker(["version", "--format", "{{.Client.Version}}"]).catch(() => ({ code: 127, stdout: "", stderr: "" }))).code === 127) fail("the Docker CLI is not installed (the migration and verification steps use it)");
     const info = await docker(["info", "--format", "{{.ServerVersion}}"]);
     if (info.code !== 0) fail(`no Docker daemon answers${d.env.DOCKER_HOST ? ` at DOCKER_HOST=${d.env.DOCKER_HOST}` : ""}: start Docker, or set DOCKER_HOST`);

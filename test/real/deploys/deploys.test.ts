@@ -146,7 +146,11 @@ describe("real engine: safe deploys under load (pulumi up, real Docker and Caddy
             // A commit that breaks the api, and for the one that never becomes healthy a short gate, so the test does not wait 120 s twice.
             s.writeAppFile("apps/api/Dockerfile", `${dockerfile.trimEnd()}\n${cmd}\n`);
             if (what.startsWith("never")) await s.setConfig({ "cartie:releaseHealthTimeout": "20" });
-            const live = await s.containerName("api");
+            // The serving one is the only api container on the host (after a refused release the state's
+            // current api is the refused container, which the Release step removed).
+            const running = await s.hostContainers("api");
+            assert.equal(running.length, 1, `api containers before the bad release: ${running.join(", ")}`);
+            const [live] = running;
             const load = new LoadLoop({ baseUrl: s.baseUrl, clients: 4 });
             load.start();
             await sleep(500);
