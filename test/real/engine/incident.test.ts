@@ -63,9 +63,13 @@ describe("real engine: the incident host (api on a stale image, missing secret, 
     });
     after(() => cleanup.run());
 
-    it("the host is broken as the incident's was: / answers 502, /api/health does not answer 200", async () => {
+    /** The superadmin's login through the proxy: what a person notices first when the api runs stale code. */
+    const login = async (): Promise<number> =>
+        (await fetch(`${s.baseUrl}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "admin@cartie.test", password: s.secrets.seedSuperadminPassword }) })).status;
+
+    it("the host is broken as the incident's was: / answers 502 and the superadmin cannot log in (the stale api's query fails)", async () => {
         assert.equal((await httpGet(`${s.baseUrl}/`))?.status, 502);
-        assert.notEqual((await httpGet(`${s.baseUrl}/api/health`))?.status, 200);
+        assert.equal(await login(), 500);
     });
 
     it("`pulumi preview` refuses the missing secret first, naming it and the fix, with nothing changed", async () => {
@@ -86,9 +90,10 @@ describe("real engine: the incident host (api on a stale image, missing secret, 
         assert.deepEqual(changes, [`create ${s.prefix}-api`, `create ${s.prefix}-web`, "replace verification", "update release"], describeChanges(preview));
     });
 
-    it("one `pulumi up` makes it healthy: / and /api/health answer 200, the stale container is retired, every row is there, nothing is left to change", async () => {
+    it("one `pulumi up` makes it healthy: / and /api/health answer 200, the superadmin logs in, the stale container is retired, every row is there, nothing is left to change", async () => {
         await s.up();
         for (const p of ["/", "/api/health"]) assert.equal((await httpGet(`${s.baseUrl}${p}`))?.status, 200, p);
+        assert.equal(await login(), 200, "the superadmin still cannot log in");
         const api = await s.hostContainers("api");
         assert.deepEqual(api, [await s.containerName("api")], `api containers left: ${api.join(", ")}`);
         const images = await Promise.all(api.map(async (n) => (await new Docker().getContainer(n).inspect()).Config.Image));
