@@ -9,9 +9,10 @@
  * run once it is an hour old. The live database is only read: the catalog query, `pg_dump
  * --schema-only`, and row counts of what differs.
  *
- * Migrations are applied to a scratch database with psql, statement by statement in autocommit,
- * which is how Prisma 6.19.3 applies them through its Postgres adapter (@prisma/adapter-pg
- * 6.19.3, dist/index.js `executeScript`: the script split on `;`, each statement run on its own).
+ * Migrations are applied to a scratch database the way Prisma 6.19.3 applies them through its
+ * Postgres adapter (@prisma/adapter-pg 6.19.3, dist/index.js `executeScript`): the script split on
+ * every `;` (comments and string literals included), each piece run on its own, in autocommit. So
+ * a migration that Prisma would break apart fails here too, before it reaches the live database.
  */
 import * as crypto from "node:crypto";
 import { quoteIdent, readSchema, sqlString } from "./catalog";
@@ -34,6 +35,14 @@ export interface DriftTarget {
 export interface LocalMigration {
     name: string;
     sql: string;
+}
+
+/** The statements Prisma's Postgres adapter runs for a migration script (see the module comment). */
+export function adapterStatements(script: string): string[] {
+    return script
+        .split(";")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
 }
 
 export class DriftCheckError extends Error {
@@ -108,7 +117,7 @@ export class DriftSession {
     private async apply(database: string, migrations: LocalMigration[]): Promise<void> {
         for (const m of migrations) {
             try {
-                await this.sql(database, m.sql);
+                await this.sql(database, adapterStatements(m.sql).map((s) => `${s};`).join("\n"));
             } catch (err) {
                 throw new MigrationReplayError(m.name, (err as Error).message);
             }
@@ -117,10 +126,15 @@ export class DriftSession {
 
     /** The schema the named migrations (in order) produce on an empty database. */
     build(names: string[]): Promise<SchemaSnapshot> {
-        const key = names.join("\n");
+        return this.buildWith(names, []);
+    }
+
+    /** The same, with migrations that are not (yet) in the folder, e.g. a proposed fix. */
+    buildWith(names: string[], extra: LocalMigration[]): Promise<SchemaSnapshot> {
+        const key = [...names, ...extra.map((m) => m.sql)].join("\n");
         let p = this.built.get(key);
         if (!p) {
-            const byName = new Map(this.migrations.map((m) => [m.name, m]));
+            const byName = new Map([...this.migrations, ...extra].map((m) => [m.name, m]));
             const list = names.map((n) => {
                 const m = byName.get(n);
                 if (!m) throw new DriftCheckError(`migration ${n} is not in the migrations folder`);

@@ -19,7 +19,7 @@ export function driftHooks(target: DriftTarget, migrations: LocalMigration[], mo
             if (swept.length > 0) log(`drift check: dropped ${swept.length} scratch database(s) a killed run left: ${swept.join(", ")}`);
             const started = Date.now();
             const check = await checkLive(session, { applied, model });
-            const against = check.applied.length > 0 ? `${check.applied[0]} … ${check.applied.at(-1)}` : "no migrations";
+            const against = check.applied.length === 0 ? "no migrations" : check.applied.length === 1 ? check.applied[0] : `${check.applied[0]} … ${check.applied.at(-1)}`;
             if (check.findings.length === 0) log(`drift check: the live schema is what the applied migrations produce (${against}) (${Date.now() - started} ms)`);
             else {
                 log(`drift check: the live schema differs from what the applied migrations produce (${against}) in ${check.findings.length} way(s):`);

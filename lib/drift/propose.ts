@@ -241,7 +241,10 @@ export function proposeFix(input: ProposeInput): Proposal {
         "-- On a database without this drift (a fresh restore, another stack) it runs like any migration.",
         DRIFT_FIX_MARKER,
     ];
+    // No `;` in a comment either: Prisma's adapter splits the whole file on every `;`, comments
+    // included, and the rest of such a line would be run as SQL.
+    const safeHeader = header.map((l) => l.replace(/;/g, ","));
     const body = planned.map((p) => `-- ${p.finding.subject}${p.finding.liveName ? ` → ${p.finding.liveName}` : ""} (${p.finding.code})\n${p.sql.join("\n")}`);
-    const sql = `${header.join("\n")}\n\n${body.join("\n\n")}\n`;
+    const sql = `${safeHeader.join("\n")}\n\n${body.join("\n\n")}\n`;
     return { name, sql, statements, recorded, notRecorded };
 }

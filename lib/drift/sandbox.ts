@@ -13,8 +13,10 @@
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { PrismaRun } from "./model";
+import { checkModelSync, PrismaRun } from "./model";
+import type { PrismaTool } from "./proposeRun";
 
 export interface SandboxOptions {
     /** Name prefix of the throwaway containers: `<prefix>-drift-<random>`. */
@@ -133,4 +135,36 @@ export class PrismaSandbox {
     close(): void {
         dockerSync(["rm", "-f", "-v", this.server]);
     }
+}
+
+/** The proposal's Prisma (lib/drift/proposeRun.ts) in a sandbox: introspection and the model check. */
+export function sandboxPrismaTool(box: PrismaSandbox, displayApiDir: string): PrismaTool {
+    return {
+        pull(sqls, schemaText) {
+            const db = `pulled_${crypto.randomBytes(4).toString("hex")}`;
+            const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cartie-drift-pull-"));
+            try {
+                const created = box.psql("postgres", `CREATE DATABASE ${db};`);
+                if (created.code !== 0) return Promise.resolve({ code: created.code, stdout: "", stderr: created.stderr });
+                for (const sql of sqls) {
+                    const r = box.psql(db, sql);
+                    if (r.code !== 0) return Promise.resolve({ code: r.code, stdout: "", stderr: `loading the migrations for introspection failed: ${r.stderr}` });
+                }
+                const dir = path.join(tmp, "prisma");
+                fs.mkdirSync(dir);
+                fs.writeFileSync(path.join(dir, "schema.prisma"), schemaText);
+                // The api image runs Prisma as an unprivileged user.
+                fs.chmodSync(tmp, 0o755);
+                fs.chmodSync(dir, 0o755);
+                fs.chmodSync(path.join(dir, "schema.prisma"), 0o644);
+                return Promise.resolve(box.prisma(["db", "pull", "--print"], { database: db, prismaDir: dir }));
+            } finally {
+                box.psql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE);`);
+                fs.rmSync(tmp, { recursive: true, force: true });
+            }
+        },
+        modelCheck(prismaDir, schemaText, migrations) {
+            return Promise.resolve(checkModelSync((args) => box.prisma(args, { prismaDir }), schemaText, migrations, displayApiDir));
+        },
+    };
 }
