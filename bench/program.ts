@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { platformProgram } from "../components/program";
-import { makeProjectDir, runProgram, validStackConfig } from "../test/support/mockRuntime";
+import { makeProjectDir, runProgram, validStackConfig, TEST_DAEMON } from "../test/support/mockRuntime";
 
 /**
  * The whole program under Pulumi's mock runtime, in a fresh process, against the synthetic
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
                     count++;
                     cb(err, res);
                 });
-            return { ...platformProgram(dir) };
+            return { ...platformProgram(dir, { daemon: TEST_DAEMON }) };
         },
         { config: validStackConfig({ "cartie:appRoot": monorepo }) },
     );

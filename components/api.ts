@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { API_PORT, HEALTH_PATH, toEnvList } from "../lib/env";
+import { DockerDaemon } from "../lib/docker/daemon";
 import { declareAppContainer } from "./appContainer";
 
 export interface ApiArgs {
@@ -8,6 +9,8 @@ export interface ApiArgs {
     imageName: pulumi.Input<string>;
     contentTag: pulumi.Input<string>;
     network: pulumi.Input<string>;
+    /** The daemon deployed to (lib/docker/daemon.ts): what its healthcheck may use. */
+    daemon: pulumi.Input<DockerDaemon>;
     /** DATABASE_URL, JWT_SECRET, SEED_SUPERADMIN_* …: the whole list is stored as a secret. */
     environment: Record<string, string>;
 }
@@ -60,6 +63,7 @@ export class Api extends pulumi.ComponentResource {
                 imageName: args.imageName,
                 contentTag: args.contentTag,
                 network: args.network,
+                daemon: args.daemon,
                 healthcheck: apiHealthcheckCommand(),
                 // CARTIE_RELEASE: the api says which release it is (header x-cartie-release, GET /api/version).
                 envs: pulumi.output(args.contentTag).apply((tag) => toEnvList({ ...args.environment, CARTIE_RELEASE: tag })),

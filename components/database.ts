@@ -1,9 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ALIASES, DEFAULT_DB_IDENTITY, DbDataLayout, DbIdentity, POSTGRES_DATA_DIR, toEnvList } from "../lib/env";
+import { BASELINE_DAEMON } from "../lib/docker/daemon";
+import { healthcheckInput } from "../lib/docker/healthcheck";
 import { LABELS, platformLabels } from "../lib/labels";
 import { DB_SECRETS_DIR, PASSWORD_FILE } from "../lib/rotation/dbPassword";
 import { DbPassword } from "./dbPassword";
+import { DbReady } from "./dbReady";
 
 export interface DatabaseArgs {
     namePrefix: string;
@@ -28,9 +31,12 @@ export interface DatabaseArgs {
  *
  * The password is not an input of the container: Postgres reads it only when it initialises an
  * empty volume, so a changed POSTGRES_PASSWORD would replace the container and change nothing in
- * the database. The db-password step (components/dbPassword.ts) keeps the role's password and the
+ * the database. The db-password steps (components/dbPassword.ts) keep the role's password and the
  * file on the db-secrets volume in line; the container reads that file (POSTGRES_PASSWORD_FILE)
- * when it initialises a new volume, and waits for the step.
+ * when it initialises a new volume.
+ *
+ * Order: password file → container → `db-ready` (the health gate) → `db-password` (the rotation).
+ * What needs the database (the migration, the api) waits for the whole component.
  */
 export class Database extends pulumi.ComponentResource {
     readonly volume: docker.Volume;
@@ -38,6 +44,8 @@ export class Database extends pulumi.ComponentResource {
     readonly secretsVolume: docker.Volume;
     readonly passwordStep: DbPassword;
     readonly container: docker.Container;
+    /** The health gate: passes once the container is healthy; fails naming the db otherwise. */
+    readonly ready: DbReady;
     readonly containerName: pulumi.Output<string>;
     readonly volumeName: pulumi.Output<string>;
 
@@ -68,10 +76,12 @@ export class Database extends pulumi.ComponentResource {
         );
         const identity = args.identity ?? DEFAULT_DB_IDENTITY;
         const containerName = `${args.namePrefix}-db`;
+        let readyResolved: (r: pulumi.Resource) => void = () => undefined;
+        const dbReady = new Promise<pulumi.Resource>((resolve) => (readyResolved = resolve));
         this.passwordStep = new DbPassword(
             "db-password",
-            { dbContainerName: containerName, secretsVolume: this.secretsVolume.name, image: args.image, identity, password: args.password },
-            // Before the container: a new data volume's initialisation reads the file the step writes.
+            { dbContainerName: containerName, secretsVolume: this.secretsVolume.name, image: args.image, identity, password: args.password, dbReady },
+            // The file step comes before the container: a new data volume's initialisation reads the file.
             { parent: this, dependsOn: [image, this.volume, this.secretsVolume, ...toResources(opts?.dependsOn)] },
         );
 
@@ -90,16 +100,11 @@ export class Database extends pulumi.ComponentResource {
                     { type: "volume", source: this.secretsVolume.name, target: DB_SECRETS_DIR, readOnly: true },
                 ],
                 networksAdvanced: [{ name: args.network, aliases: [ALIASES.db] }],
-                healthcheck: {
-                    tests: ["CMD", "pg_isready", "-U", identity.user, "-d", identity.name],
-                    interval: "5s",
-                    timeout: "5s",
-                    retries: 10,
-                    startPeriod: "10s",
-                },
+                // No startInterval even where the daemon has it: a healthcheck change replaces the db (delete-first), so it stays what it was.
+                healthcheck: healthcheckInput({ test: ["CMD", "pg_isready", "-U", identity.user, "-d", identity.name], intervalSeconds: 5, timeoutSeconds: 5, retries: 10, startPeriodSeconds: 10 }, BASELINE_DAEMON),
                 restart: "unless-stopped",
-                wait: true,
-                waitTimeout: 180,
+                // The gate below waits for health and names the db when it fails; the provider's wait would not (see DbReady).
+                wait: false,
                 // Postgres needs time to checkpoint; a hard kill risks a crash recovery on next start.
                 stopTimeout: 60,
                 destroyGraceSeconds: 60,
@@ -108,13 +113,15 @@ export class Database extends pulumi.ComponentResource {
             {
                 parent: this,
                 // A component's dependsOn (the legacy takeover) does not hold back its children: pass it on.
-                dependsOn: [this.passwordStep.command, ...toResources(opts?.dependsOn)],
+                dependsOn: [this.passwordStep.file, ...toResources(opts?.dependsOn)],
                 // A fixed name, and one data directory: the old server stops before the new one starts.
                 deleteBeforeReplace: true,
                 replaceOnChanges: ["healthcheck"],
                 additionalSecretOutputs: ["envs"],
             },
         );
+        this.ready = new DbReady("db-ready", { dbContainerName: this.container.name, dbContainerId: this.container.id }, { parent: this, dependsOn: [this.container] });
+        readyResolved(this.ready.command);
         this.containerName = this.container.name;
         this.volumeName = this.volume.name;
         this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName, secretsVolumeName: this.secretsVolume.name });

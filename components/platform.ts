@@ -7,6 +7,7 @@ import { CANDIDATE_PORT } from "../lib/release/spec";
 import { guardBuildContext, migrationsHash } from "../lib/build/context";
 import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT, apiEnvironment, dbDataLayout, dbEnvironment, dbIdentity } from "../lib/env";
 import { imageBuildArgs } from "../lib/build/buildArgs";
+import { DockerDaemon } from "../lib/docker/daemon";
 import { localProxyHost, localProxyUrl, verificationUrls } from "../lib/verify";
 import { Api } from "./api";
 import { Database } from "./database";
@@ -22,12 +23,15 @@ import { Web } from "./web";
 
 export interface CartiePlatformArgs {
     config: PlatformConfig;
+    /** The Docker daemon deployed to (lib/docker/daemon.ts): which container inputs it supports. */
+    daemon: pulumi.Input<DockerDaemon>;
 }
 
 /**
  * The whole Cartie platform on one Docker host, in dependency order:
- * network → db password step → db (healthy) → migration → api, web (new containers next to the serving ones) and
- * proxy → release (gate, smoke check, switch, retire the old) → verification.
+ * network → db password file → db → db-ready (healthy) → db-password (rotation) → migration → api,
+ * web (new containers next to the serving ones) and proxy → release (gate, smoke check, switch,
+ * retire the old) → verification.
  */
 export class CartiePlatform extends pulumi.ComponentResource {
     readonly network: Network;
@@ -124,13 +128,13 @@ export class CartiePlatform extends pulumi.ComponentResource {
         );
         this.api = new Api(
             "api",
-            { namePrefix: p, imageName: this.apiImage.imageName, contentTag: this.apiImage.contentTag, network: this.network.name, environment: apiEnvironment(cfg) },
+            { namePrefix: p, imageName: this.apiImage.imageName, contentTag: this.apiImage.contentTag, network: this.network.name, environment: apiEnvironment(cfg), daemon: args.daemon },
             // The role accepts the new password before the new api's health gate (a rotation updates the step, then rolls the api).
             { parent: this, dependsOn: [this.migration, this.database.passwordStep.command] },
         );
         this.web = new Web(
             "web",
-            { namePrefix: p, imageName: this.webImage.imageName, contentTag: this.webImage.contentTag, network: this.network.name },
+            { namePrefix: p, imageName: this.webImage.imageName, contentTag: this.webImage.contentTag, network: this.network.name, daemon: args.daemon },
             { parent: this },
         );
         // The HTTPS site is in the bootstrap config too: certificates are obtained before the first release.

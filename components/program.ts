@@ -3,6 +3,14 @@ import { ConfigError } from "../lib/config";
 import { BuildContextError } from "../lib/build/context";
 import { loadPlatformConfig } from "../lib/config/stack";
 import { CartiePlatform } from "./platform";
+import { DockerDaemon, detectDaemon } from "../lib/docker/daemon";
+
+/** The daemon `docker:host` (or DOCKER_HOST) names; a guess is said in preview and up, so nobody wonders. */
+async function askDaemon(): Promise<DockerDaemon> {
+    const daemon = await detectDaemon(new pulumi.Config("docker").get("host"));
+    if (daemon.detectedBy?.startsWith("assumed")) void pulumi.log.warn(`Docker daemon: ${daemon.detectedBy}; healthchecks probe only at their interval while containers start`);
+    return daemon;
+}
 
 /** The stack outputs: what a person asks for after `pulumi up`. */
 export interface PlatformOutputs {
@@ -16,12 +24,13 @@ export interface PlatformOutputs {
 
 /**
  * The whole program: validate config and build contexts (before any resource is registered),
- * then declare the platform. Config and guard errors surface as one readable RunError.
+ * then declare the platform. Config and guard errors surface as one readable RunError. `daemon`
+ * says which Docker API the inputs are written for; unset, the daemon itself is asked.
  */
-export function platformProgram(projectDir: string = process.cwd()): PlatformOutputs {
+export function platformProgram(projectDir: string = process.cwd(), opts: { daemon?: DockerDaemon } = {}): PlatformOutputs {
     let platform: CartiePlatform;
     try {
-        platform = new CartiePlatform("cartie", { config: loadPlatformConfig(projectDir) });
+        platform = new CartiePlatform("cartie", { config: loadPlatformConfig(projectDir), daemon: opts.daemon ?? askDaemon() });
     } catch (err) {
         if (err instanceof ConfigError || err instanceof BuildContextError) throw new pulumi.RunError(err.message);
         throw err;

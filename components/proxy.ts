@@ -2,6 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ALIASES, PROXY_PORT } from "../lib/env";
 import { TlsSettings } from "../lib/config";
+import { BASELINE_DAEMON } from "../lib/docker/daemon";
+import { healthcheckInput } from "../lib/docker/healthcheck";
 import { LABELS, platformLabels } from "../lib/labels";
 import { CADDY_CONFIG_DIR, CADDY_DATA_DIR } from "../lib/proxy/caddyfile";
 import { PROXY_CADDYFILE_PATH } from "../lib/release/spec";
@@ -78,13 +80,8 @@ export class Proxy extends pulumi.ComponentResource {
                 ...(mounts.length > 0 ? { mounts } : {}),
                 ports: proxyPorts(args),
                 networksAdvanced: [{ name: args.network, aliases: [ALIASES.proxy] }],
-                healthcheck: {
-                    tests: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/"],
-                    interval: "10s",
-                    timeout: "5s",
-                    retries: 5,
-                    startPeriod: "5s",
-                },
+                // No startInterval even where the daemon has it: a healthcheck change replaces the proxy (delete-first: it holds the port).
+                healthcheck: healthcheckInput({ test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/"], intervalSeconds: 10, timeoutSeconds: 5, retries: 5, startPeriodSeconds: 5 }, BASELINE_DAEMON),
                 restart: "unless-stopped",
                 wait: true,
                 waitTimeout: 60,

@@ -24,9 +24,10 @@ export const RELEASE_COMMAND = "node --import tsx scripts/release.ts";
  * The switchover: gates the new containers, smoke-checks them through the proxy's candidate
  * listener, then reloads the proxy's live routes in place and retires the old containers.
  * Every input is plain data, so `pulumi preview` shows a release as the routes it will load.
- * No triggers: an input change is an update (create runs again), never a replacement, so the
- * delete command (`--retire-all`) runs only on `pulumi destroy`. A failed update keeps the
- * previous inputs in state, so the next `pulumi up` runs the same release again.
+ * No triggers: an input change is an update (create runs again), not a replacement. The delete
+ * command runs on `pulumi destroy` and whenever the engine replaces this resource itself (`--replace`,
+ * a rename): it retires only containers no route names (`retireLeftovers`). A failed update keeps
+ * the previous inputs in state, so the next `pulumi up` runs the same release again.
  */
 export class Release extends pulumi.ComponentResource {
     readonly command: command.local.Command;
@@ -60,7 +61,7 @@ export class Release extends pulumi.ComponentResource {
             name,
             {
                 create: RELEASE_COMMAND,
-                delete: `${RELEASE_COMMAND} --retire-all`,
+                delete: `${RELEASE_COMMAND} --retire-leftovers`,
                 environment: {
                     CARTIE_RELEASE_SPEC: spec.apply((s) => JSON.stringify(s, null, 1)),
                     CARTIE_CADDYFILE: this.caddyfile,

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { WEB_PORT } from "../lib/env";
+import { DockerDaemon } from "../lib/docker/daemon";
 import { declareAppContainer } from "./appContainer";
 
 export interface WebArgs {
@@ -8,6 +9,8 @@ export interface WebArgs {
     imageName: pulumi.Input<string>;
     contentTag: pulumi.Input<string>;
     network: pulumi.Input<string>;
+    /** The daemon deployed to (lib/docker/daemon.ts): what its healthcheck may use. */
+    daemon: pulumi.Input<DockerDaemon>;
 }
 
 /**
@@ -28,6 +31,7 @@ export class Web extends pulumi.ComponentResource {
                 imageName: args.imageName,
                 contentTag: args.contentTag,
                 network: args.network,
+                daemon: args.daemon,
                 healthcheck: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${WEB_PORT}/`],
             },
             { parent: this, dependsOn: opts?.dependsOn },

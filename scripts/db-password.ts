@@ -1,10 +1,11 @@
 /**
- * Run by the db-password step (`pulumi up`): makes the database role and the db-secrets volume's
- * password file hold the configured password (lib/rotation/dbPassword.ts says how). Inputs come
- * from the environment the resource sets; nothing printed carries the password.
+ * Run by the db-password steps (`pulumi up`). With `--file-only` (before the db container): writes
+ * the password file when there is none. Without (once the db is healthy): makes the database role
+ * and the db-secrets volume's password file hold the configured password (lib/rotation/dbPassword.ts
+ * says how). Inputs come from the environment the resource sets; nothing printed carries the password.
  */
 import { maskSecrets } from "../lib/env";
-import { RotationError, TEST_KILL_AFTER_ALTER_ROLE, rotateDbPassword } from "../lib/rotation/dbPassword";
+import { RotationError, TEST_KILL_AFTER_ALTER_ROLE, ensurePasswordFile, rotateDbPassword } from "../lib/rotation/dbPassword";
 import { dockerRotationHost } from "../lib/rotation/dockerHost";
 import { requireEnv } from "./env";
 
@@ -21,6 +22,15 @@ async function main(): Promise<void> {
         database: need("CARTIE_DB_NAME"),
     });
     const onLine = (line: string): void => console.log(`db-password: ${maskSecrets(line, [password])}`);
+    if (process.argv.includes("--file-only")) {
+        try {
+            onLine(await ensurePasswordFile(host, password));
+        } catch (err) {
+            console.error(maskSecrets(`db-password: ${(err as Error).message}`, [password]));
+            process.exit(1);
+        }
+        return;
+    }
     const kill = process.env[TEST_KILL_AFTER_ALTER_ROLE] === "1" ? { afterAlterRole: () => void process.kill(process.pid, "SIGKILL") } : {};
     try {
         await rotateDbPassword(host, user, password, { onLine, ...kill });

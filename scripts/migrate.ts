@@ -15,6 +15,9 @@ import { MigrationError, runMigrations } from "../lib/migration/run";
 import { ALIASES, DB_PORT, databaseUrl as buildDatabaseUrl, maskSecrets } from "../lib/env";
 import { readPasswordFile } from "../lib/rotation/dockerHost";
 import { BACKUP_ENV, BackupSettings, backupSettingsFromEnv } from "../lib/backup/settings";
+import { backupBeforeMigration } from "../lib/backup/store";
+import { LABELS } from "../lib/labels";
+import { RUN_LABEL, RUN_VARIABLE } from "../lib/restore/leftovers";
 import { preMigrationBackup } from "../lib/backup/take";
 import { driftHooks } from "../lib/drift/migrationStep";
 import { dockerDriftTarget } from "../lib/drift/dockerTarget";
@@ -49,7 +52,13 @@ async function main(): Promise<void> {
         process.exit(2);
     }
     const dbContainer = need("CARTIE_DB_CONTAINER");
-    const beforeChanges = preMigrationBackup(settings, { container: dbContainer, user: dbUser, database: dbName }, need(BACKUP_ENV.project));
+    const project = need(BACKUP_ENV.project);
+    const beforeChanges = preMigrationBackup(settings, { container: dbContainer, user: dbUser, database: dbName }, project);
+    const backupBefore = (migration: string): { file: string; takenAt: string } | undefined =>
+        backupBeforeMigration(path.resolve(settings.dir), project, migration, settings.dir);
+    // The run that started this migration, on its container: an interrupted restore waits for it instead of starting another.
+    const run = process.env[RUN_VARIABLE];
+    const labels: Record<string, string> = { [LABELS.component]: "migration", ...(run ? { [RUN_LABEL]: run } : {}) };
     const target = dockerMigrationTarget({
         dbContainer,
         network: need("CARTIE_NETWORK"),
@@ -57,13 +66,14 @@ async function main(): Promise<void> {
         databaseUrl,
         dbUser,
         dbName,
+        labels,
     });
     // The live-drift check (lib/drift): before anything changes, and after the Prisma commands ran.
     const schemaFile = path.join(migrationsDir, "..", "schema.prisma");
     const model = fs.existsSync(schemaFile) ? parsePrismaSchema(fs.readFileSync(schemaFile, "utf8")) : undefined;
     const drift = driftHooks(dockerDriftTarget({ container: dbContainer, user: dbUser, database: dbName }), readMigrations(migrationsDir), model);
     try {
-        const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl], { beforeChanges, ...drift });
+        const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl], { beforeChanges, backupBefore, ...drift });
         for (const line of log) console.log(line);
     } catch (err) {
         const log = err instanceof MigrationError ? err.log : [];

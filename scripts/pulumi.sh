@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm run pulumi -- <args>`: the Pulumi CLI with this project's defaults (local state, dev stack).
+# `npm run pulumi -- <args>`: the Pulumi CLI with this project's defaults (scripts/pulumi.ts).
 set -euo pipefail
-# shellcheck source=scripts/pulumi-env.sh
-source "$(dirname "$0")/pulumi-env.sh"
+PROJECT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$PROJECT_DIR"
-exec pulumi --stack "$CARTIE_STACK" "$@"
+[ -d node_modules ] || npm ci --no-audit --no-fund >&2
+CARTIE_PROJECT_DIR="$PROJECT_DIR" exec node --import tsx scripts/pulumi.ts "$@"

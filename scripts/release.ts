@@ -1,18 +1,20 @@
 /**
  * Run by the Release command resource after the new api and web containers exist: gate, smoke
- * check through the proxy, switch, drain and retire (lib/release/release.ts). `--retire-all` is
- * its delete command: on `pulumi destroy` every app container of the stack goes, gracefully.
+ * check through the proxy, switch, drain and retire (lib/release/release.ts). `--retire-leftovers`
+ * is its delete command: containers that no route names are stopped gracefully, never a live one.
+ * (`--retire-all` is what states written before that change still name as the delete command; it
+ * means the same now, so replacing such a Release cannot stop the serving containers either.)
  * Prints the summary as JSON on the last line; fails with the reason and nothing switched.
  */
-import { ReleaseError, retireAll, runRelease } from "../lib/release/release";
+import { ReleaseError, retireLeftovers, runRelease } from "../lib/release/release";
 import { dockerReleaseHost } from "../lib/release/dockerHost";
 import { parseReleaseSpec } from "../lib/release/spec";
 
 async function main(): Promise<void> {
     const spec = parseReleaseSpec(process.env.CARTIE_RELEASE_SPEC);
     const host = dockerReleaseHost((line) => process.stderr.write(`release: ${line}\n`));
-    if (process.argv.includes("--retire-all")) {
-        const retired = await retireAll(host, spec);
+    if (process.argv.includes("--retire-leftovers") || process.argv.includes("--retire-all")) {
+        const retired = await retireLeftovers(host, spec);
         console.log(JSON.stringify({ retired }));
         return;
     }

@@ -4,7 +4,7 @@
  * deploy, two of them run.
  */
 import { DB_NAME, DB_USER } from "../env";
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { Component, LABELS } from "../labels";
 import { DbInContainer, liveCounts, loadDump, psqlIn } from "./postgres";
 import { RestoreHost } from "./restore";

@@ -5,7 +5,7 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 
 export interface DbInContainer {
     container: string;

@@ -47,6 +47,19 @@ export function readManifests(dir: string): BackupManifest[] {
         });
 }
 
+/**
+ * The newest pre-migration backup of `project` taken before `migration` (its note names the
+ * migrations it was taken before), else the newest pre-migration backup of `project`; the file's
+ * path as a person types it for `npm run restore-backup`.
+ */
+export function backupBeforeMigration(dir: string, project: string, migration: string, shownDir: string = dir): { file: string; takenAt: string } | undefined {
+    const mine = readManifests(dir)
+        .filter((m) => m.project === project && m.reason === "pre-migration")
+        .sort((a, b) => b.takenAt.localeCompare(a.takenAt));
+    const m = mine.find((x) => (x.note ?? "").includes(migration)) ?? mine[0];
+    return m ? { file: path.join(shownDir, m.file), takenAt: m.takenAt } : undefined;
+}
+
 export function sizeIn(dir: string): (file: string) => number | undefined {
     return (file) => {
         try {

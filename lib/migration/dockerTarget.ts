@@ -1,5 +1,5 @@
 import { DB_NAME, DB_USER } from "../env";
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { MigrationTarget } from "./run";
 
 export interface DockerMigrationTargetOptions {
@@ -12,6 +12,8 @@ export interface DockerMigrationTargetOptions {
     databaseUrl: string;
     dbUser?: string;
     dbName?: string;
+    /** Labels of the migrator container (what finds it after an interrupted run: lib/restore/leftovers.ts). */
+    labels?: Record<string, string>;
 }
 
 /** Runs psql in the db container and the Prisma CLI in a throwaway container of the api image. */
@@ -23,7 +25,8 @@ export function dockerMigrationTarget(o: DockerMigrationTargetOptions): Migratio
             return r.stdout;
         },
         async prisma(args) {
-            const r = await docker(["run", "--rm", "--network", o.network, "-e", "DATABASE_URL", o.image, "npx", "--no-install", "prisma", ...args], {
+            const labels = Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+            const r = await docker(["run", "--rm", ...labels, "--network", o.network, "-e", "DATABASE_URL", o.image, "npx", "--no-install", "prisma", ...args], {
                 env: { ...process.env, DATABASE_URL: o.databaseUrl },
             });
             return { code: r.code, output: `${r.stdout}${r.stderr}` };

@@ -9,6 +9,17 @@ export interface AppliedMigration {
     finished: boolean;
     /** rolled_back_at is set */
     rolledBack: boolean;
+    /**
+     * Unfinished with no `logs`: Prisma records the error of a migration that failed, so one with
+     * none never reached an outcome; the process applying it was killed (or the host went down).
+     */
+    interrupted?: boolean;
+}
+
+/** The backup a failed migration's recovery points to (the newest pre-migration one taken before it). */
+export interface BackupRef {
+    file: string;
+    takenAt: string;
 }
 
 export interface DatabaseState {
@@ -29,18 +40,37 @@ export type MigrationPlan =
 
 export const HISTORY_TABLE = "_prisma_migrations";
 
-export function planMigrations(state: DatabaseState, local: string[], baseline: string): MigrationPlan {
-    const localSorted = [...local].sort();
-    const failed = state.history.filter((m) => !m.finished && !m.rolledBack);
-    if (failed.length > 0) {
-        const name = failed[0].name;
+/**
+ * A migration that did not finish: nothing more runs until a person says what it left. When it
+ * was interrupted (no error recorded) the database may hold part of it, so the first recovery is
+ * the backup taken just before it, named with the exact command.
+ */
+export function failedMigrationPlan(m: AppliedMigration, backup?: BackupRef): Extract<MigrationPlan, { ok: false }> {
+    const name = m.name;
+    const markByHand = `\`npx prisma migrate resolve --rolled-back ${name}\` (if it left nothing behind) or \`npx prisma migrate resolve --applied ${name}\` (if you finished it by hand), inside the api image`;
+    if (m.interrupted) {
+        const restore = backup
+            ? `put back the backup taken before it (${backup.takenAt}): \`npm run restore-backup -- ${backup.file}\`, then \`pulumi up\` applies ${name} again; or, if you checked that ${name} left nothing behind, mark it with ${markByHand}`
+            : `no backup taken before it was found (cartie:preMigrationBackup off, or the backups folder moved): inspect the database, then mark it with ${markByHand}, and run \`pulumi up\` again`;
         return {
             ok: false,
             code: "P3009",
-            error: `migration "${name}" failed earlier and is not resolved (Prisma P3009); no new migration runs and the api is not started until it is`,
-            recovery: `inspect the database, then mark it: \`npx prisma migrate resolve --rolled-back ${name}\` (if it left nothing behind) or \`npx prisma migrate resolve --applied ${name}\` (if you finished it by hand), and run \`pulumi up\` again`,
+            error: `migration "${name}" started and never finished: the run applying it was interrupted (no error was recorded), so the database may hold part of it; no new migration runs and the api is not started until it is resolved`,
+            recovery: restore,
         };
     }
+    return {
+        ok: false,
+        code: "P3009",
+        error: `migration "${name}" failed earlier and is not resolved (Prisma P3009); no new migration runs and the api is not started until it is`,
+        recovery: `inspect the database, then mark it: ${markByHand.replace(", inside the api image", "")}, and run \`pulumi up\` again${backup ? `; the backup taken before it is ${backup.file} (${backup.takenAt})` : ""}`,
+    };
+}
+
+export function planMigrations(state: DatabaseState, local: string[], baseline: string, backup?: (migration: string) => BackupRef | undefined): MigrationPlan {
+    const localSorted = [...local].sort();
+    const failed = state.history.filter((m) => !m.finished && !m.rolledBack);
+    if (failed.length > 0) return failedMigrationPlan(failed[0], backup?.(failed[0].name));
     const applied = new Set(state.history.filter((m) => m.finished && !m.rolledBack).map((m) => m.name));
     const unknown = [...applied].filter((n) => !localSorted.includes(n)).sort();
     if (unknown.length > 0) {
@@ -96,16 +126,20 @@ SELECT 'history-table', '${HISTORY_TABLE}', '', '' FROM information_schema.table
  WHERE table_schema = current_schema() AND table_name = '${HISTORY_TABLE}';
 `;
 
-export const HISTORY_QUERY = `SELECT 'migration', migration_name, (finished_at IS NOT NULL)::text, (rolled_back_at IS NOT NULL)::text FROM ${HISTORY_TABLE} ORDER BY started_at;`;
+export const HISTORY_QUERY = `SELECT 'migration', migration_name, (finished_at IS NOT NULL)::text, (rolled_back_at IS NOT NULL)::text, (logs IS NULL)::text FROM ${HISTORY_TABLE} ORDER BY started_at;`;
 
 /** Parses psql's unaligned `-At -F '|'` output of STATE_QUERY and HISTORY_QUERY. */
 export function parseStateRows(output: string): DatabaseState {
     const state: DatabaseState = { appTables: [], hasHistoryTable: false, history: [] };
     for (const line of output.split(/\r?\n/)) {
-        const [kind, name, finished, rolledBack] = line.split("|");
+        const [kind, name, finished, rolledBack, noLogs] = line.split("|");
         if (kind === "table" && name) state.appTables.push(name);
         else if (kind === "history-table") state.hasHistoryTable = true;
-        else if (kind === "migration" && name) state.history.push({ name, finished: finished === "true", rolledBack: rolledBack === "true" });
+        else if (kind === "migration" && name) {
+            const m: AppliedMigration = { name, finished: finished === "true", rolledBack: rolledBack === "true" };
+            if (!m.finished && !m.rolledBack && noLogs === "true") m.interrupted = true;
+            state.history.push(m);
+        }
     }
     state.appTables.sort();
     return state;

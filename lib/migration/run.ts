@@ -1,4 +1,4 @@
-import { DatabaseState, HISTORY_QUERY, MigrationPlan, MigrationStep, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
+import { BackupRef, DatabaseState, HISTORY_QUERY, MigrationPlan, MigrationStep, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
 import { maskSecrets } from "../env";
 
 /** Where migrations run: how to query the database and how to run the Prisma CLI of the api. */
@@ -63,6 +63,8 @@ export interface MigrationHooks {
      * nothing changed.
      */
     beforeChanges?: (plan: ChangingPlan, log: (line: string) => void) => Promise<void>;
+    /** The backup taken before a migration, for a failed or interrupted one's recovery. */
+    backupBefore?: (migration: string) => BackupRef | undefined;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function runMigrations(target: MigrationTarget, local: string[], ba
     const log: string[] = [];
     const state = await readDatabaseState(target);
     log.push(`database: ${state.appTables.length} app table(s), ${state.hasHistoryTable ? `${state.history.length} migration(s) in history` : "no migration history"}`);
-    const planned = planMigrations(state, local, baseline);
+    const planned = planMigrations(state, local, baseline, hooks.backupBefore);
     if (!planned.ok) {
         log.push(`refused: ${planned.error}`, `recovery: ${planned.recovery}`);
         throw new MigrationError(`migration refused (${planned.code}): ${planned.error}\nrecovery: ${planned.recovery}`, log);

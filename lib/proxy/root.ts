@@ -1,4 +1,4 @@
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { INTERNAL_ROOT_PATH } from "./caddyfile";
 
 /**

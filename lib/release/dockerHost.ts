@@ -3,19 +3,12 @@
  * migration step). Everything that touches the proxy runs inside its container: the admin API
  * and the candidate listener are on the container's loopback, reachable from nowhere else.
  */
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { LABELS } from "../labels";
 import { ADMIN_ADDRESS, Upstreams } from "../proxy/caddyfile";
-import { ContainerState } from "./gate";
+import { dockerContainerReader, isGone } from "../health/dockerContainers";
 import { ReleaseHost } from "./release";
 import { LIVE_ROUTES_PATH, PROXY_CADDYFILE_PATH, ReleaseSpec, Role, parseLiveRoutes } from "./spec";
-
-interface InspectState {
-    State: { Running: boolean; Restarting: boolean; ExitCode: number; Health?: { Status: string; Log?: Array<{ Output: string }> } };
-    RestartCount: number;
-}
-
-const gone = (stderr: string): boolean => /No such (container|object)/i.test(stderr);
 
 async function dockerOk(args: string[], input?: string): Promise<string> {
     const r = await docker(args, { input });
@@ -46,28 +39,7 @@ export function dockerReleaseHost(log: (line: string) => void = (l) => process.s
         if (r.code !== 0) throw new Error(`cannot write ${file} in ${proxy}: ${r.stderr.trim()}`);
     };
     return {
-        async inspect(container): Promise<ContainerState | undefined> {
-            const r = await docker(["inspect", "--type", "container", container]);
-            if (r.code !== 0) {
-                if (gone(r.stderr)) return undefined;
-                throw new Error(`docker inspect ${container} failed: ${r.stderr.trim()}`);
-            }
-            const [info] = JSON.parse(r.stdout) as InspectState[];
-            const health = info.State.Health?.Status;
-            return {
-                name: container,
-                running: info.State.Running,
-                restarting: info.State.Restarting,
-                exitCode: info.State.ExitCode,
-                restartCount: info.RestartCount,
-                health: health === "starting" || health === "healthy" || health === "unhealthy" ? health : undefined,
-                probes: (info.State.Health?.Log ?? []).map((l) => l.Output),
-            };
-        },
-        async logTail(container, lines) {
-            const r = await docker(["logs", "--tail", String(lines), container]);
-            return `${r.stdout}${r.stderr}`;
-        },
+        ...dockerContainerReader(),
         async liveRoutes(proxy) {
             return parseLiveRoutes(await readFile(proxy, LIVE_ROUTES_PATH));
         },
@@ -97,19 +69,17 @@ export function dockerReleaseHost(log: (line: string) => void = (l) => process.s
         },
         async stop(container, graceSeconds) {
             const r = await docker(["stop", "-t", String(graceSeconds), container]);
-            if (r.code !== 0 && !gone(r.stderr)) throw new Error(`docker stop ${container} failed: ${r.stderr.trim()}`);
+            if (r.code !== 0 && !isGone(r.stderr)) throw new Error(`docker stop ${container} failed: ${r.stderr.trim()}`);
         },
         async remove(container) {
             const r = await docker(["rm", "-f", container]);
-            if (r.code !== 0 && !gone(r.stderr)) throw new Error(`docker rm ${container} failed: ${r.stderr.trim()}`);
+            if (r.code !== 0 && !isGone(r.stderr)) throw new Error(`docker rm ${container} failed: ${r.stderr.trim()}`);
         },
         async containersOf(labels: ReleaseSpec["labels"], role: Role) {
             const filters = [`${LABELS.project}=${labels.project}`, `${LABELS.stack}=${labels.stack}`, `${LABELS.component}=${role}`].flatMap((f) => ["--filter", `label=${f}`]);
             const out = await dockerOk(["ps", "-a", ...filters, "--format", "{{.Names}}"]);
             return out.split("\n").map((s) => s.trim()).filter(Boolean).sort();
         },
-        now: () => Date.now(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         log,
     };
 }

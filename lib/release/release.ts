@@ -6,15 +6,12 @@
  * they left routing. A release that fails anywhere before the switch leaves the live routes as
  * they were and removes its new containers, which never served a user.
  */
-import { maskSecrets } from "../env";
 import { Upstreams, renderCaddyfile } from "../proxy/caddyfile";
-import { ContainerState, readGate } from "./gate";
+import { ContainerReader, describeContainerFailure, waitUntilHealthy } from "../health/gate";
 import { ROLES, ReleaseSpec, Role, containerOf } from "./spec";
 
 /** What the release does on the host; `lib/release/dockerHost.ts` is the real one. */
-export interface ReleaseHost {
-    inspect(container: string): Promise<ContainerState | undefined>;
-    logTail(container: string, lines: number): Promise<string>;
+export interface ReleaseHost extends ContainerReader {
     /** The routes the proxy serves now (its live-routes file), undefined when none. */
     liveRoutes(proxy: string): Promise<Upstreams | undefined>;
     /** The Caddyfile the proxy runs now. */
@@ -29,8 +26,6 @@ export interface ReleaseHost {
     remove(container: string): Promise<void>;
     /** This stack's containers of one role, by label. */
     containersOf(labels: ReleaseSpec["labels"], role: Role): Promise<string[]>;
-    now(): number;
-    sleep(ms: number): Promise<void>;
     log(line: string): void;
 }
 
@@ -50,35 +45,6 @@ export class ReleaseError extends Error {
     constructor(message: string) {
         super(message);
         this.name = "ReleaseError";
-    }
-}
-
-const indent = (text: string): string =>
-    text
-        .trimEnd()
-        .split("\n")
-        .map((l) => `    ${l}`)
-        .join("\n");
-
-async function describeFailure(host: ReleaseHost, container: string, role: Role, why: string, state: ContainerState | undefined): Promise<string> {
-    const probes = (state?.probes ?? []).slice(-3).map((p) => p.trim()).filter(Boolean);
-    const logs = await host.logTail(container, 20).catch((err: Error) => `(could not read logs: ${err.message})`);
-    return [
-        `${role} container ${container} ${why}`,
-        `  health output: ${probes.length > 0 ? probes.join(" | ") : "(no probe output)"}`,
-        `  last log lines:`,
-        logs.trim() === "" ? "    (none)" : indent(maskSecrets(logs, [])),
-    ].join("\n");
-}
-
-async function waitHealthy(host: ReleaseHost, container: string, role: Role, timeoutMs: number): Promise<string | undefined> {
-    const started = host.now();
-    for (;;) {
-        const state = await host.inspect(container);
-        const verdict = readGate(state, host.now() - started, timeoutMs);
-        if (verdict.kind === "healthy") return undefined;
-        if (verdict.kind === "failed") return describeFailure(host, container, role, verdict.why, state);
-        await host.sleep(500);
     }
 }
 
@@ -150,7 +116,7 @@ export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddy
         for (const role of switching) {
             const container = containerOf(spec.desired[role]);
             host.log(`gate: waiting for ${container} (${role}) to be healthy (at most ${spec.healthTimeoutSeconds} s)`);
-            const failure = await waitHealthy(host, container, role, spec.healthTimeoutSeconds * 1000);
+            const failure = await waitUntilHealthy(host, container, role, spec.healthTimeoutSeconds * 1000);
             if (failure) return refuse(failure);
             host.log(`gate: ${container} is healthy`);
         }
@@ -165,7 +131,7 @@ export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddy
             const details: string[] = [];
             for (const role of switching) {
                 const c = containerOf(spec.desired[role]);
-                details.push(await describeFailure(host, c, role, "is healthy in its container but failed the smoke check through the proxy", await host.inspect(c)));
+                details.push(await describeContainerFailure(host, c, role, "is healthy in its container but failed the smoke check through the proxy", await host.inspect(c)));
             }
             return refuse(`smoke check through the proxy failed for ${fresh.join(", ")}: ${smokeFailure}\n${details.join("\n")}`);
         }
@@ -202,10 +168,18 @@ export async function runRelease(host: ReleaseHost, spec: ReleaseSpec, liveCaddy
     return summary;
 }
 
-/** `pulumi destroy`: every app container of the stack is stopped gracefully and removed (they are retained by Pulumi). */
-export async function retireAll(host: ReleaseHost, spec: ReleaseSpec): Promise<string[]> {
-    const all: string[] = [];
-    for (const role of ROLES) all.push(...(await host.containersOf(spec.labels, role)));
-    await retire(host, spec, all);
-    return all;
+/**
+ * The Release resource's delete (`--retire-leftovers`): it runs on `pulumi destroy`, and also when
+ * the engine replaces the Release itself (`pulumi up --replace`, a new URN after a rename or a new
+ * parent), after the new Release's create (seen on the real engine: test/real/engine/lifecycle).
+ * So it may stop only containers nobody routes to: neither the spec's desired ones nor the ones
+ * the proxy serves now. On `pulumi destroy` the provider then stops the live ones itself.
+ */
+export async function retireLeftovers(host: ReleaseHost, spec: ReleaseSpec): Promise<string[]> {
+    const live = await host.liveRoutes(spec.proxyContainer).catch(() => undefined);
+    const routed = new Set([...ROLES.map((r) => containerOf(spec.desired[r])), ...(live ? ROLES.map((r) => containerOf(live[r])) : [])]);
+    const leftovers: string[] = [];
+    for (const role of ROLES) leftovers.push(...(await host.containersOf(spec.labels, role)).filter((c) => !routed.has(c)));
+    await retire(host, spec, leftovers);
+    return leftovers;
 }

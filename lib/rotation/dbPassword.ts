@@ -153,3 +153,15 @@ export async function rotateDbPassword(host: RotationHost, user: string, passwor
     log.push(`wrote ${PASSWORD_FILE} on the db-secrets volume`);
     return lines;
 }
+
+/**
+ * The file step before the db container (`--file-only`): a new data volume is initialised from the
+ * file, so it must exist first. An existing file is never changed here: it may be the only record
+ * of the password the role has, and changing the role is the rotation step's work, once the db is
+ * healthy.
+ */
+export async function ensurePasswordFile(host: Pick<RotationHost, "readFile" | "writeFile">, password: string): Promise<string> {
+    if ((await host.readFile()) !== undefined) return "nothing: the password file exists (the db-password step brings it and the role in line once the db is healthy)";
+    await host.writeFile(password);
+    return `wrote ${PASSWORD_FILE} on the db-secrets volume: a new data volume is initialised with it`;
+}

@@ -4,7 +4,7 @@
  * file is owned by that image's postgres user, whatever its uid). Passwords travel on stdin or
  * in the docker CLI's environment (`-e PGPASSWORD` with no value), never in argv.
  */
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { DbStatus, Login, PASSWORD_FILE_NAME, RotationHost } from "./dbPassword";
 
 export interface DockerRotationOptions {

@@ -4,7 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import { dockerToFile } from "../backup/postgres";
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { VOLUME_PROBE_SCRIPT, parseVolumeProbe, toContainerFacts } from "./inspect";
 import { COMPOSE_PROJECT_LABEL, ContainerFacts, TAKEOVER_LABEL, VolumeProbe } from "./types";
 

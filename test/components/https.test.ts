@@ -1,14 +1,14 @@
 import { strict as assert } from "node:assert";
 import { platformProgram } from "../../components/program";
 import { LABELS } from "../../lib/labels";
-import { ProgramError, ProgramRun, changed, makeProjectDir, runProgram, validStackConfig } from "../support/mockRuntime";
+import { ProgramError, ProgramRun, changed, makeProjectDir, runProgram, validStackConfig, TEST_DAEMON } from "../support/mockRuntime";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
 const VOLUME = "docker:index/volume:Volume";
 
 const evaluate = (dir: string, config: Record<string, string | undefined>): Promise<ProgramRun> =>
-    runProgram(() => ({ ...platformProgram(dir) }), { config: validStackConfig(config) });
+    runProgram(() => ({ ...platformProgram(dir, { daemon: TEST_DAEMON }) }), { config: validStackConfig(config) });
 
 /** The test domain with Caddy's internal CA on unprivileged ports, as the real proof runs it. */
 const INTERNAL = { "cartie:domain": "cartie.test", "cartie:tls": "internal", "cartie:httpPort": "18080", "cartie:httpsPort": "18443" };

@@ -5,8 +5,9 @@ import { Api } from "../../components/api";
 import { CADDYFILE_PATH } from "../../components/proxy";
 import { platformProgram } from "../../components/program";
 import { renderCaddyfile } from "../../lib/proxy/caddyfile";
-import { ProgramError, ProgramRun, SECRET_CONFIG_KEYS, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig } from "../support/mockRuntime";
+import { ProgramError, ProgramRun, SECRET_CONFIG_KEYS, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig, TEST_DAEMON } from "../support/mockRuntime";
 import { writeTree } from "../support/tree";
+import { isGoCanonical } from "../../lib/docker/duration";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
@@ -15,7 +16,7 @@ const API = "cartie-dev-api";
 const WEB = "cartie-dev-web";
 
 const evaluate = (dir: string, config?: Record<string, string>, secretKeys?: string[]): Promise<ProgramRun> =>
-    runProgram(() => ({ ...platformProgram(dir) }), { config, secretKeys });
+    runProgram(() => ({ ...platformProgram(dir, { daemon: TEST_DAEMON }) }), { config, secretKeys });
 
 describe("the platform under the mock runtime", () => {
     let run: ProgramRun;
@@ -32,6 +33,7 @@ describe("the platform under the mock runtime", () => {
             "cartie:platform:AppImage web-image",
             "cartie:platform:Database db",
             "cartie:platform:DbPassword db-password",
+            "cartie:platform:DbReady db-ready",
             "cartie:platform:Migration migration",
             "cartie:platform:Network network",
             "cartie:platform:Proxy proxy",
@@ -39,28 +41,48 @@ describe("the platform under the mock runtime", () => {
             "cartie:platform:Verification verification",
             "cartie:platform:Web web",
         ]);
-        // The db-password step is part of the database: its volume, its image, its container's order.
+        // The db-password steps and the health gate are part of the database: its volume, its image, its container's order.
         const database = run.one("cartie:platform:Database", "db");
-        for (const c of components) assert.equal(c.parent, c.name === "db-password" ? database.urn : platform.urn, `${c.name} is not where it belongs`);
+        for (const c of components) assert.equal(c.parent, ["db-password", "db-ready"].includes(c.name) ? database.urn : platform.urn, `${c.name} is not where it belongs`);
         for (const r of run.resources.filter((x) => x.custom)) assert.ok(r.parent.includes("cartie:platform:"), `${r.name} is not inside a component`);
     });
 
-    it("orders the update db-password step → db → migration → api → release (after api, web and proxy) → verification", () => {
-        const step = run.one(COMMAND, "db-password");
-        for (const dep of ["db-data", "db-secrets", "db-image"]) assert.ok(upstream(run, step).has(dep), `the db-password step does not wait for ${dep}`);
-        assert.ok(upstream(run, run.one(CONTAINER, "db")).has("db-password"), "the db container must wait for the file a fresh volume's initialisation reads");
+    it("orders the update password file → db → db-ready → db-password (rotation) → migration → api → release (after api, web and proxy) → verification", () => {
+        const file = run.one(COMMAND, "db-password-file");
+        const rotation = run.one(COMMAND, "db-password");
+        const ready = run.one(COMMAND, "db-ready");
+        const db = run.one(CONTAINER, "db");
+        for (const dep of ["db-data", "db-secrets", "db-image"]) assert.ok(upstream(run, file).has(dep), `the password file step does not wait for ${dep}`);
+        assert.ok(upstream(run, db).has("db-password-file"), "the db container must wait for the file a fresh volume's initialisation reads");
+        assert.ok(!upstream(run, db).has("db-password"), "the db container must not wait for the rotation: a db that never becomes healthy would block the update that fixes it");
+        assert.ok(upstream(run, ready).has("db"), "the health gate waits for nothing but the db container");
+        assert.ok(upstream(run, rotation).has("db-ready"), "the rotation must run against a db the update has made healthy");
         assert.ok(upstream(run, run.one(CONTAINER, API)).has("db-password"), "the api must wait until the role accepts its password");
-        assert.equal(step.inputs.create, "node --import tsx scripts/db-password.ts");
-        assert.ok(fs.existsSync(path.resolve(__dirname, "../..", "scripts/db-password.ts")));
+        assert.equal(file.inputs.create, "node --import tsx scripts/db-password.ts --file-only");
+        assert.equal(rotation.inputs.create, "node --import tsx scripts/db-password.ts");
+        assert.equal(ready.inputs.create, "node --import tsx scripts/db-ready.ts");
+        for (const script of ["db-password.ts", "db-ready.ts"]) assert.ok(fs.existsSync(path.resolve(__dirname, "../..", "scripts", script)));
+        assert.deepEqual(file.ignoreChanges, ["environment.POSTGRES_PASSWORD"], "a rotation is the rotation step's: the file step must not show in its preview");
         const migration = run.one(COMMAND, "migration");
         const api = run.one(CONTAINER, API);
         const release = run.one(COMMAND, "release");
         const verification = run.one(COMMAND, "verification");
-        assert.ok(upstream(run, migration).has("db"), "the migration does not wait for the db");
+        for (const dep of ["db", "db-ready", "db-password"]) assert.ok(upstream(run, migration).has(dep), `the migration does not wait for ${dep}`);
         assert.ok(upstream(run, api).has("migration"), "the api does not wait for the migration: old and new api would overlap on an unmigrated schema");
         for (const dep of [API, WEB, "proxy"]) assert.ok(upstream(run, release).has(dep), `the release does not wait for ${dep}`);
         for (const dep of ["db", API, WEB, "proxy", "release"]) assert.ok(upstream(run, verification).has(dep), `the verification does not wait for ${dep}`);
-        assert.ok(!upstream(run, run.one(CONTAINER, "db")).has("migration"));
+        assert.ok(!upstream(run, db).has("migration"));
+    });
+
+    it("the db's health gate runs for every new db container and waits at most its timeout; the provider does not wait", () => {
+        const ready = run.one(COMMAND, "db-ready");
+        const db = run.one(CONTAINER, "db");
+        // The db container's id, as the migration's trigger has it (the mock engine answers a fresh id per container).
+        const dbId = (run.one(COMMAND, "migration").inputs.triggers as string[])[1];
+        assert.match(dbId, /^db-/);
+        assert.deepEqual(ready.inputs.triggers, [dbId], "a new db container (or one never seen healthy) must be gated");
+        assert.deepEqual(ready.inputs.environment, { CARTIE_DB_CONTAINER: "cartie-dev-db", CARTIE_DB_READY_TIMEOUT: "180" });
+        assert.equal(db.inputs.wait, false, "the provider's wait records a timed-out db with init errors and accepts it on the next up");
     });
 
     it("never deletes the data volume: protected and retained on delete, mounted at Postgres's data directory", () => {
@@ -81,7 +103,6 @@ describe("the platform under the mock runtime", () => {
             { readOnly: true, source: "cartie-dev-db-secrets", target: "/run/cartie", type: "volume" },
         ]);
         assert.deepEqual((db.inputs.healthcheck as { tests: string[] }).tests, ["CMD", "pg_isready", "-U", "cartie", "-d", "cartie"]);
-        assert.equal(db.inputs.wait, true);
     });
 
     it("publishes exactly one host port: the proxy's, on the configured address", () => {
@@ -107,7 +128,6 @@ describe("the platform under the mock runtime", () => {
             assert.equal(c.deleteBeforeReplace, true, `${name} deleteBeforeReplace`);
             assert.equal(c.inputs.destroyGraceSeconds, grace, `${name} is killed without a grace period when replaced`);
             assert.equal(c.inputs.stopTimeout, grace);
-            assert.equal(c.inputs.wait, true);
         }
     });
 
@@ -120,20 +140,39 @@ describe("the platform under the mock runtime", () => {
             assert.equal(c.deleteBeforeReplaceDefined, true, `${role}: the docker provider defaults containers to delete-first; the program must say false`);
             assert.deepEqual(c.inputs.networksAdvanced, [{ name: "cartie-dev-net" }], `${role}: Docker DNS ignores health, so an alias would route to a booting or broken container`);
             assert.equal(c.inputs.wait, false, `${role}: the provider's wait leaves a failed container recorded and the serving one pending deletion`);
-            assert.equal(c.retainOnDelete, true, `${role}: a replaced or pending-deleted container must not be deleted by the engine; the release retires it after it left routing`);
+            assert.equal(c.retainOnDelete, false, `${role}: pulumi destroy must stop it (the Release's delete may never stop a live container)`);
             assert.equal(c.inputs.stopSignal, "SIGTERM");
             assert.equal(c.inputs.stopTimeout, 30, `${role}: grace period`);
             assert.equal(c.inputs.destroyGraceSeconds, 30);
             const hc = c.inputs.healthcheck as { startInterval?: string; startPeriod?: string };
-            assert.equal(hc.startInterval, "2s", `${role}: the gate should see healthy within two seconds of it, not a whole interval later`);
+            assert.equal(hc.startInterval, undefined, `${role}: Docker API 1.41 refuses a container with a start interval`);
+            assert.equal(hc.startPeriod, "1m0s", `${role}: written as the provider reads it back, or every update replaces it`);
         }
+    });
+
+    it("writes every duration of every resource in Go's form, which is how the docker provider reads it back (else every update replaces it)", () => {
+        const durations: string[] = [];
+        const walk = (v: unknown, where: string): void => {
+            if (typeof v === "string" && /^\d+(\.\d+)?(h|m|s|ms)(\d|$)/.test(v) && /(h|m|s|ms)$/.test(v)) durations.push(`${where}=${v}`);
+            else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
+            else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
+        };
+        for (const r of run.byType(CONTAINER)) walk(r.inputs.healthcheck, `${r.name}.healthcheck`);
+        assert.ok(durations.length >= 12, `found only ${durations.join(", ")}`);
+        for (const d of durations) assert.ok(isGoCanonical(d.split("=")[1]), `${d} is not in Go's form`);
+    });
+
+    it("for a daemon with Docker API 1.44 or newer, api and web probe every 2 s while starting; db and proxy keep their healthchecks (a change would replace them delete-first)", async () => {
+        const modern = await runProgram(() => ({ ...platformProgram(makeProjectDir(), { daemon: { apiVersion: "1.47" } }) }), {});
+        for (const name of [API, WEB]) assert.equal((modern.one(CONTAINER, name).inputs.healthcheck as { startInterval?: string }).startInterval, "2s", name);
+        for (const name of ["db", "proxy"]) assert.deepEqual(modern.one(CONTAINER, name).inputs.healthcheck, run.one(CONTAINER, name).inputs.healthcheck, name);
     });
 
     it("the release routes to exactly the new container names, gates them for the configured time and retires old ones with the grace period", () => {
         const release = run.one(COMMAND, "release");
         assert.equal(release.inputs.create, "node --import tsx scripts/release.ts");
-        assert.equal(release.inputs.delete, "node --import tsx scripts/release.ts --retire-all");
-        assert.equal(release.inputs.triggers, undefined, "a trigger would replace the release, and replacing runs the old one's delete (--retire-all)");
+        assert.equal(release.inputs.delete, "node --import tsx scripts/release.ts --retire-leftovers");
+        assert.equal(release.inputs.triggers, undefined, "a trigger would replace the release on every change");
         const env = release.inputs.environment as Record<string, string>;
         const spec = JSON.parse(env.CARTIE_RELEASE_SPEC) as { desired: { api: string; web: string }; proxyContainer: string; healthTimeoutSeconds: number; stopGraceSeconds: number; drainTimeoutSeconds: number; smokePaths: string[]; labels: { project: string; stack: string } };
         assert.deepEqual(spec.desired, { api: `${String(run.one(CONTAINER, API).outputs.name)}:3000`, web: `${String(run.one(CONTAINER, WEB).outputs.name)}:8080` });

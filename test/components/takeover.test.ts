@@ -4,19 +4,19 @@ import * as path from "node:path";
 import { platformProgram } from "../../components/program";
 import { takeoverIdentityFromEnv } from "../../components/takeover";
 import { LABELS } from "../../lib/labels";
-import { ProgramRun, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig } from "../support/mockRuntime";
+import { ProgramRun, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig, TEST_DAEMON } from "../support/mockRuntime";
 
 const COMMAND = "command:local:Command";
 const CONTAINER = "docker:index/container:Container";
 const LEGACY = { "cartie:legacyComposeProject": "infra2", "cartie:dataVolume": "infra2_db-data" };
 
-const evaluate = (dir: string, config?: Record<string, string>): Promise<ProgramRun> => runProgram(() => ({ ...platformProgram(dir) }), { config });
+const evaluate = (dir: string, config?: Record<string, string>): Promise<ProgramRun> => runProgram(() => ({ ...platformProgram(dir, { daemon: TEST_DAEMON }) }), { config });
 
 describe("the takeover under the mock runtime", () => {
     it("is not declared when cartie:legacyComposeProject is unset", async () => {
         const run = await evaluate(makeProjectDir());
         assert.deepEqual(run.byType("cartie:platform:Takeover"), []);
-        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["db-password", "migration", "release", "verification"]);
+        assert.deepEqual(run.byType(COMMAND).map((c) => c.name).sort(), ["db-password", "db-password-file", "db-ready", "migration", "release", "verification"]);
         assert.ok(![...upstream(run, run.one(CONTAINER, "db"))].some((n) => n.startsWith("legacy")), "the db waits for a takeover that is not there");
     });
 

@@ -2,7 +2,7 @@ import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, unkn
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzeRequest, AnalyzerResourceOptions } from "@pulumi/pulumi/proto/analyzer_pb";
 import { platformProgram } from "../../components/program";
-import { ProgramRun, Registered, SECRET_SIG, SECRET_SIG_KEY, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, unwrapSecrets } from "../support/mockRuntime";
+import { ProgramRun, Registered, SECRET_SIG, SECRET_SIG_KEY, TEST_SECRETS, isWireSecret, makeProjectDir, runProgram, unwrapSecrets, TEST_DAEMON } from "../support/mockRuntime";
 
 /** One resource as the engine hands it to a policy pack: inputs in wire form plus its options. */
 export interface PackResource {
@@ -32,7 +32,7 @@ export function fromRegistered(r: Registered): PackResource {
 
 /** The platform's resources, registered by the program itself under the mock runtime with valid config. */
 export async function programResources(config?: Record<string, string>): Promise<{ run: ProgramRun; resources: PackResource[] }> {
-    const run = await runProgram(() => ({ ...platformProgram(makeProjectDir()) }), { config });
+    const run = await runProgram(() => ({ ...platformProgram(makeProjectDir(), { daemon: TEST_DAEMON }) }), { config });
     return { run, resources: run.resources.map(fromRegistered) };
 }
 

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { DockerDaemon } from "../../lib/docker/daemon";
 
 /** Pulumi's wire form of a secret: what the engine (and a policy pack) receives for a secret value. */
 export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -123,6 +124,13 @@ export function makeProjectDir(opts: { envFile?: string; copyApp?: boolean } = {
     if (opts.envFile !== undefined) fs.writeFileSync(path.join(dir, ".env"), opts.envFile);
     return dir;
 }
+
+/**
+ * The Docker daemon the mock-runtime tests declare the program for: Debian 12's docker.io (API
+ * 1.41), the oldest supported; a test of a newer daemon passes its own. Explicit, so no unit test
+ * depends on the daemon of the machine it runs on.
+ */
+export const TEST_DAEMON: DockerDaemon = { apiVersion: "1.41", detectedBy: "the tests' fixed daemon" };
 
 /** Valid secrets for tests: generated per process, never a literal in a snapshot. */
 export const TEST_SECRETS = {

@@ -86,3 +86,37 @@ describe("migration planning", () => {
         });
     });
 });
+
+describe("a migration interrupted mid-way", () => {
+    const state = (interrupted: boolean): DatabaseState => ({
+        appTables: ["users"],
+        hasHistoryTable: true,
+        history: [...applied("v41_baseline", "v42_add_sessions"), { name: "v43_add_nickname", finished: false, rolledBack: false, interrupted }],
+    });
+
+    it("is told apart from a failed one, and the recovery names the backup taken before it with the exact command", () => {
+        const plan = planMigrations(state(true), ["v41_baseline", "v42_add_sessions", "v43_add_nickname"], "v41_baseline", (m) =>
+            m === "v43_add_nickname" ? { file: "backups/20261202T010000Z-pre-migration-cartie-dev.sql", takenAt: "2026-12-02T01:00:00.000Z" } : undefined,
+        );
+        assert.equal(plan.ok, false);
+        if (plan.ok) return;
+        assert.equal(plan.code, "P3009");
+        assert.match(plan.error, /migration "v43_add_nickname" started and never finished: the run applying it was interrupted/);
+        assert.match(plan.recovery, /`npm run restore-backup -- backups\/20261202T010000Z-pre-migration-cartie-dev\.sql`, then `pulumi up` applies v43_add_nickname again/);
+        assert.match(plan.recovery, /migrate resolve --rolled-back v43_add_nickname/);
+    });
+
+    it("without a backup it says so, and how to mark the migration", () => {
+        const plan = planMigrations(state(true), ["v41_baseline", "v42_add_sessions", "v43_add_nickname"], "v41_baseline", () => undefined);
+        assert.ok(!plan.ok && /no backup taken before it was found/.test(plan.recovery));
+    });
+
+    it("reads `interrupted` from the history: unfinished, not rolled back, no logs", () => {
+        const parsed = parseStateRows("history-table|_prisma_migrations||\nmigration|v43_a|false|false|true\nmigration|v44_b|false|false|false\nmigration|v42|true|false|true\n");
+        assert.deepEqual(parsed.history, [
+            { name: "v43_a", finished: false, rolledBack: false, interrupted: true },
+            { name: "v44_b", finished: false, rolledBack: false },
+            { name: "v42", finished: true, rolledBack: false },
+        ]);
+    });
+});

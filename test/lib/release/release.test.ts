@@ -1,8 +1,8 @@
 /* eslint-disable @typescript-eslint/require-await -- the fake host answers at once behind the async ReleaseHost interface */
 import { strict as assert } from "node:assert";
 import { Upstreams, renderCaddyfile } from "../../../lib/proxy/caddyfile";
-import { ContainerState } from "../../../lib/release/gate";
-import { ReleaseError, ReleaseHost, retireAll, runRelease } from "../../../lib/release/release";
+import { ContainerState } from "../../../lib/health/gate";
+import { ReleaseError, ReleaseHost, retireLeftovers, runRelease } from "../../../lib/release/release";
 import { ReleaseSpec, Role } from "../../../lib/release/spec";
 
 const OLD: Upstreams = { api: "p-api-aaaaaaa:3000", web: "p-web-bbbbbbb:8080" };
@@ -221,10 +221,23 @@ describe("runRelease: the switchover, in order", () => {
         assert.ok(host.events.includes("stop p-api-aaaaaaa -t 30"));
     });
 
-    it("retireAll (pulumi destroy) stops and removes every app container of the stack", async () => {
+    it("retireLeftovers (the Release's delete: pulumi destroy, or the Release itself replaced) never stops a container the spec or the proxy routes to", async () => {
+        // The proxy serves OLD; the spec (the deleted Release's inputs) names NEW's api; one leftover of a killed release.
+        const host = new FakeHost(OLD, [...names(OLD), "p-api-ccccccc", "p-api-ddddddd"]);
+        assert.deepEqual(await retireLeftovers(host, specFor(NEW)), ["p-api-ddddddd"]);
+        assert.deepEqual(host.events, ["stop p-api-ddddddd -t 30", "rm p-api-ddddddd"]);
+    });
+
+    it("retireLeftovers with the Release replaced in place (same spec, same live routes): stops nothing", async () => {
         const host = new FakeHost(OLD, names(OLD));
-        assert.deepEqual((await retireAll(host, specFor(OLD))).sort(), names(OLD).sort());
-        assert.deepEqual(host.events, ["stop p-api-aaaaaaa -t 30", "rm p-api-aaaaaaa", "stop p-web-bbbbbbb -t 30", "rm p-web-bbbbbbb"]);
+        assert.deepEqual(await retireLeftovers(host, specFor(OLD)), []);
+        assert.deepEqual(host.events, []);
+    });
+
+    it("retireLeftovers when the proxy cannot be read: the spec's containers are still kept", async () => {
+        const host = new FakeHost(OLD, [...names(OLD), "p-api-ddddddd"]);
+        host.liveRoutes = () => Promise.reject(new Error("no such container p-proxy"));
+        assert.deepEqual(await retireLeftovers(host, specFor(OLD)), ["p-api-ddddddd"]);
     });
 });
 

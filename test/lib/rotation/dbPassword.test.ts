@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { DbStatus, Login, RotationError, RotationHost, alterRoleSql, planRotation, rotateDbPassword } from "../../../lib/rotation/dbPassword";
+import { DbStatus, Login, RotationError, RotationHost, alterRoleSql, planRotation, rotateDbPassword, ensurePasswordFile } from "../../../lib/rotation/dbPassword";
 import { parseVerifier, verifierMatches } from "../../../lib/rotation/scram";
 
 const ok: Login = { ok: true };
@@ -138,5 +138,20 @@ describe("db password rotation: the step", () => {
         h.login = () => Promise.resolve(down);
         await assert.rejects(rotateDbPassword(h, "cartie", "B"), (e: unknown) => e instanceof RotationError && /could not be tried/.test(e.message) && /nothing was changed/.test(e.fix));
         assert.equal(h.file, "A");
+    });
+});
+
+describe("ensurePasswordFile: the step before the db container", () => {
+    it("writes the file when there is none (a new data volume is initialised from it)", async () => {
+        const host = new FakeHost("absent", undefined, undefined);
+        assert.match(await ensurePasswordFile(host, "A"), /^wrote \/run\/cartie\/postgres-password/);
+        assert.equal(host.file, "A");
+    });
+
+    it("never changes an existing file, even to the configured password: the rotation does that once the db is healthy", async () => {
+        const host = new FakeHost("running", "A", "A");
+        assert.match(await ensurePasswordFile(host, "B"), /^nothing: the password file exists/);
+        assert.equal(host.file, "A");
+        assert.deepEqual(host.calls, [], "it touched the database or the file");
     });
 });

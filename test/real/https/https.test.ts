@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { platformProgram } from "../../../components/program";
 import { INTERNAL_ROOT_PATH } from "../../../lib/proxy/caddyfile";
-import { makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
+import { makeProjectDir, runProgram, validStackConfig, TEST_DAEMON } from "../../support/mockRuntime";
 import { ARTIFACTS_DIR, TestBrowser } from "../support/browser";
 import { HttpsStack, httpsGetPinned, startHttpsStack } from "../support/https";
 import { T } from "../support/program";
@@ -172,7 +172,7 @@ describe("real: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", f
 describe("real: the acme configuration, checked by the host's Caddy 2.6 (no CA is reachable from here)", () => {
     it("caddy adapt and caddy validate accept the bootstrap and the live Caddyfile the program renders for acme", async () => {
         const config = validStackConfig({ "cartie:domain": "cartie.example.org, www.cartie.example.org", "cartie:publicBind": "0.0.0.0", "cartie:acmeEmail": "ops@example.org" });
-        const run = await runProgram(() => ({ ...platformProgram(makeProjectDir()) }), { config });
+        const run = await runProgram(() => ({ ...platformProgram(makeProjectDir(), { daemon: TEST_DAEMON }) }), { config });
         const bootstrap = (run.one(T.container, "proxy").inputs.uploads as Array<{ content: string }>)[0].content;
         const live = (run.one(T.command, "release").inputs.environment as Record<string, string>).CARTIE_CADDYFILE;
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartie-acme-"));

@@ -20,6 +20,12 @@ export interface LoadOptions {
     pauseMs?: number /* default 20: enough load to see a gap, not so much that 2 cores starve the healthchecks */;
     /** Per request (a slow request gets its trickle time on top). */
     requestTimeoutMs?: number /* default 10000 */;
+    /**
+     * Send a request again, once, when its reused keep-alive connection was reset before any answer
+     * (default true, as browsers do). False for the clients that never retry (an upstream load
+     * balancer, a webhook sender, `curl` in a script): every such reset counts as a failure.
+     */
+    retryResetOnce?: boolean;
 }
 
 export interface LoadSample {
@@ -93,6 +99,7 @@ export class LoadLoop {
     private readonly maxRequests: number;
     private readonly pauseMs: number;
     private readonly timeoutMs: number;
+    private readonly retryResetOnce: boolean;
     private readonly perClient: LoadSample[][] = [];
     private readonly slowSamples: LoadSample[] = [];
     private readonly agents: http.Agent[] = [];
@@ -112,6 +119,7 @@ export class LoadLoop {
         this.maxRequests = opts.maxRequests ?? 200_000;
         this.pauseMs = opts.pauseMs ?? 20;
         this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+        this.retryResetOnce = opts.retryResetOnce ?? true;
     }
 
     start(): void {
@@ -199,7 +207,7 @@ export class LoadLoop {
     }
 
     /** Sends one request, fills in the sample; never rejects. */
-    private send(sample: LoadSample, agent: http.Agent, timeoutMs: number, writeBody: (req: http.ClientRequest) => void, retry = true): Promise<void> {
+    private send(sample: LoadSample, agent: http.Agent, timeoutMs: number, writeBody: (req: http.ClientRequest) => void, retry = this.retryResetOnce): Promise<void> {
         return new Promise((resolve) => {
             let settled = false;
             let answered = false;

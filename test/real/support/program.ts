@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { platformProgram } from "../../../components/program";
 import { CADDYFILE_PATH } from "../../../components/proxy";
-import { ProgramRun, Registered, makeProjectDir, runProgram, validStackConfig } from "../../support/mockRuntime";
+import { ProgramRun, Registered, makeProjectDir, runProgram, validStackConfig, TEST_DAEMON } from "../../support/mockRuntime";
 import { BASE, platformPostgresImage } from "./sample";
 import { Cleanup, execLikeCommandResource, runId } from "./run";
 
@@ -106,7 +106,7 @@ export async function evaluateRealStack(
         ...opts.config,
     });
     const projectDir = opts.projectDir ?? makeProjectDir();
-    const run = await runProgram(() => ({ ...platformProgram(projectDir) }), { config, stack });
+    const run = await runProgram(() => ({ ...platformProgram(projectDir, { daemon: TEST_DAEMON }) }), { config, stack });
     const inputs = <X>(type: string, name: string): X => run.one(type, name).inputs as X;
     return {
         stack,

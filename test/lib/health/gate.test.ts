@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ContainerState, readGate } from "../../../lib/release/gate";
+import { ContainerState, readGate, waitUntilHealthy } from "../../../lib/health/gate";
 import { inFlightFrom, statusFromWget } from "../../../lib/release/dockerHost";
 import { parseLiveRoutes, parseReleaseSpec } from "../../../lib/release/spec";
 
@@ -42,5 +42,31 @@ describe("what the release reads from the proxy and its environment", () => {
         assert.deepEqual(parseLiveRoutes('{"api":"a:1","web":"w:2"}\n'), { api: "a:1", web: "w:2" });
         assert.equal(parseLiveRoutes("garbage"), undefined);
         assert.equal(parseLiveRoutes(undefined), undefined);
+    });
+});
+
+describe("waitUntilHealthy: the gate a release's containers and the db pass", () => {
+    const reader = (states: Array<ContainerState | undefined>, logs = "db: FATAL: could not open file\n") => {
+        let t = 0;
+        return {
+            inspect: () => Promise.resolve(states.length > 1 ? states.shift() : states[0]),
+            logTail: () => Promise.resolve(logs),
+            now: () => t,
+            sleep: (ms: number) => Promise.resolve(void (t += ms)),
+        };
+    };
+
+    it("passes once Docker says healthy", async () => {
+        assert.equal(await waitUntilHealthy(reader([base, base, { ...base, health: "healthy" }]), "c", "db", 10_000), undefined);
+    });
+
+    it("an unhealthy container fails at once, naming what it is, its probe output and its last log lines", async () => {
+        const failure = await waitUntilHealthy(reader([{ ...base, name: "cartie-dev-db", health: "unhealthy", probes: ["/var/run/postgresql:5432 - no response"] }]), "cartie-dev-db", "db", 10_000);
+        assert.match(failure ?? "", /^db container cartie-dev-db is unhealthy: its healthcheck failed\n {2}health output: \/var\/run\/postgresql:5432 - no response\n {2}last log lines:\n {4}db: FATAL: could not open file$/);
+    });
+
+    it("one that stays starting fails at the timeout, not before", async () => {
+        const failure = await waitUntilHealthy(reader([base]), "c", "db", 3000);
+        assert.match(failure ?? "", /did not become healthy within 3 s \(health: starting\)/);
     });
 });
