@@ -3,7 +3,7 @@
  * its local socket (trusted inside the container, so no password is needed and none is in an
  * argument or a log line), as the role the api uses. Scratch databases live on the same server.
  */
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { HISTORY_TABLE } from "../migration/plan";
 import { DriftTarget } from "./check";
 

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { docker } from "../docker";
+import { docker } from "../docker/cli";
 import { stackContainers } from "../backup/platformHost";
 import { DB_NAME, DB_USER } from "../env";
 import { planMigrations } from "../migration/plan";
