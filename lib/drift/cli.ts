@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { parseArgs as nodeParseArgs } from "node:util";
 import { loadDoctorConfig } from "../doctor/source";
 import { DriftFinding } from "./classify";
-import { DriftReport, inspectDrift, ModelOutcome, StackSource } from "./host";
+import { DriftReport, inspectDrift, ModelOutcome, sourceOf, StackSource } from "./host";
 import { newestImage, PrismaSandbox, sandboxPrismaTool } from "./sandbox";
 import { ProposeError, proposeAndWrite, ProposeResult } from "./proposeRun";
 
@@ -73,16 +73,7 @@ function parse(argv: string[]) {
 export function stackSource(projectDir: string, stack: string): StackSource {
     const conf = loadDoctorConfig(projectDir, stack, {});
     if (!conf.cfg) throw new DriftInputError(`the stack's config is invalid, so its app is unknown: ${conf.problems.map((p) => `${p.key}: ${p.problem}`).join("; ")}`);
-    const apiDir = path.join(conf.cfg.appRootAbs, "apps/api");
-    return {
-        stack,
-        project: conf.project,
-        prefix: conf.cfg.namePrefix,
-        apiDir,
-        apiDisplay: path.relative(projectDir, apiDir) || ".",
-        baseline: conf.cfg.migrationBaseline,
-        postgresImage: conf.cfg.postgresImage,
-    };
+    return sourceOf(conf.cfg, projectDir, stack, conf.project);
 }
 
 export function renderFinding(f: DriftFinding, i: number): string[] {
@@ -154,7 +145,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
             return 0;
         }
         const src = stackSource(args.projectDir, args.stack);
-        const run = await inspectDrift(src, { model: args.model && !args.propose });
+        const run = await inspectDrift(src, { model: args.model && !args.propose ? "sandbox" : false });
         if (!args.propose) {
             out(`${args.json ? JSON.stringify(run.report, null, 2) : renderReport(run.report)}\n`);
             const r = run.report;

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { docker } from "../docker/cli";
 import { stackContainers } from "../backup/platformHost";
+import { PlatformConfig } from "../config";
 import { DB_NAME, DB_USER } from "../env";
 import { planMigrations } from "../migration/plan";
 import { appliedOrAssumed, readDatabaseState } from "../migration/run";
@@ -15,6 +16,7 @@ import { DriftFinding } from "./classify";
 import { checkLive, DriftSession, LiveCheck } from "./check";
 import { dockerDriftTarget, DbContainer } from "./dockerTarget";
 import { readMigrations } from "./files";
+import { checkModelInContainer } from "./execModel";
 import { checkModelSync, ModelCheck } from "./model";
 import { parsePrismaSchema } from "./prismaSchema";
 import { newestImage, PrismaSandbox } from "./sandbox";
@@ -66,6 +68,20 @@ export interface DriftRun {
     check?: LiveCheck;
 }
 
+/** A stack's source from its validated config (lib/config). */
+export function sourceOf(cfg: PlatformConfig, projectDir: string, stack: string, project: string): StackSource {
+    const apiDir = path.join(cfg.appRootAbs, "apps/api");
+    return {
+        stack,
+        project,
+        prefix: cfg.namePrefix,
+        apiDir,
+        apiDisplay: path.relative(projectDir, apiDir) || ".",
+        baseline: cfg.migrationBaseline,
+        postgresImage: cfg.postgresImage,
+    };
+}
+
 /** The stack's running db container, as the api reaches it (its role and database from the container's environment). */
 export async function findStackDb(project: string, stack: string): Promise<DbContainer | string> {
     const running = await stackContainers(project, stack, "db");
@@ -81,8 +97,18 @@ export async function findStackDb(project: string, stack: string): Promise<DbCon
     return { container: running[0], user, database: value("POSTGRES_DB") ?? (value("POSTGRES_USER") ? user : DB_NAME) };
 }
 
+export interface InspectOptions {
+    /** The live database, or why there is none to look at; unset: the stack's db container, found by its labels. */
+    db?: DbContainer | string;
+    /**
+     * Where Prisma runs for the model check: `sandbox` (throwaway containers, `npm run drift`),
+     * `exec` in a running api container (the doctor, which starts nothing), or not at all.
+     */
+    model?: false | "sandbox" | { exec?: string };
+}
+
 /** Both checks. Never throws for what it finds; a check that cannot run says why in its outcome. */
-export async function inspectDrift(src: StackSource, opts: { model?: boolean } = {}): Promise<DriftRun> {
+export async function inspectDrift(src: StackSource, opts: InspectOptions = {}): Promise<DriftRun> {
     const notes: string[] = [];
     const migrationsDir = path.join(src.apiDir, "prisma", "migrations");
     const schemaFile = path.join(src.apiDir, "prisma", "schema.prisma");
@@ -101,7 +127,7 @@ export async function inspectDrift(src: StackSource, opts: { model?: boolean } =
     let session: DriftSession | undefined;
     let check: LiveCheck | undefined;
 
-    const db = await findStackDb(src.project, src.stack);
+    const db = opts.db ?? (await findStackDb(src.project, src.stack));
     if (typeof db === "string") report.live.reason = db;
     else {
         report.db = db;
@@ -133,7 +159,14 @@ export async function inspectDrift(src: StackSource, opts: { model?: boolean } =
         }
     }
 
-    if (opts.model !== false) report.model = modelOnHost(src, schemaText, migrations.map((m) => m.name));
+    const names = migrations.map((m) => m.name);
+    const how = opts.model ?? "sandbox";
+    if (how === "sandbox") report.model = modelOnHost(src, schemaText, names);
+    else if (how !== false) {
+        if (schemaText === undefined) report.model = { status: "not-run", reason: `no ${src.apiDisplay}/prisma/schema.prisma` };
+        else if (!how.exec) report.model = { status: "not-run", reason: "no running api container of the stack to run Prisma in (the doctor starts none; `npm run drift` runs it in a throwaway one)" };
+        else report.model = await checkModelInContainer(how.exec, path.join(src.apiDir, "prisma"), schemaText, names, src.apiDisplay);
+    }
     return { report, session, check };
 }
 
