@@ -27,8 +27,10 @@ export const SCRIPT_ARGS = [...MODEL_DIFF_ARGS, "--script"];
 export interface ModelChange {
     /** The table (or enum) Prisma names. */
     table: string;
-    /** The model mapping to it, when schema.prisma has one. */
+    /** The model (or enum) mapping to it, when schema.prisma has one. */
     model?: string;
+    /** Set when `model` is an enum. */
+    isEnum?: boolean;
     /** Prisma's own lines, `Added column \`nickname\``. */
     changes: string[];
 }
@@ -72,8 +74,10 @@ export function parseModelDiff(summary: string): ModelChange[] {
 
 export function nameModels(changes: ModelChange[], info: PrismaSchemaInfo): ModelChange[] {
     return changes.map((c) => {
-        const model = info.models.find((m) => m.table === c.table || m.name === c.table)?.name ?? info.enums.find((e) => e.dbName === c.table)?.name;
-        return model ? { ...c, model } : c;
+        const model = info.models.find((m) => m.table === c.table || m.name === c.table)?.name;
+        if (model) return { ...c, model };
+        const e = info.enums.find((x) => x.dbName === c.table)?.name;
+        return e ? { ...c, model: e, isEnum: true } : c;
     });
 }
 
@@ -86,7 +90,7 @@ export function missingMigrationName(existing: string[], changes: ModelChange[])
 export function modelDriftMessage(changes: ModelChange[], sql: string, migration: string, apiDir: string): string {
     const lines = [
         "schema.prisma and the migrations disagree (model drift): an api built from this source would expect a schema no migration creates.",
-        ...changes.map((c) => `  - ${c.model ? `model ${c.model} (${c.table})` : describeTable(undefined, c.table)}: ${c.changes.join("; ")}`),
+        ...changes.map((c) => `  - ${c.model ? `${c.isEnum ? "enum" : "model"} ${c.model} (${c.table})` : describeTable(undefined, c.table)}: ${c.changes.join("; ")}`),
         `missing migration: ${apiDir}/prisma/migrations/${migration}/migration.sql; Prisma writes it with`,
         `  npx prisma migrate diff --from-migrations prisma/migrations --to-schema-datamodel prisma/schema.prisma --script > prisma/migrations/${migration}/migration.sql`,
         "  (in the api folder, DATABASE_URL set for its shadow database), or undo the schema.prisma change.",
