@@ -15,7 +15,7 @@
  * a migration that Prisma would break apart fails here too, before it reaches the live database.
  */
 import * as crypto from "node:crypto";
-import { quoteIdent, readSchema, sqlString } from "./catalog";
+import { catalogQuery, parseCatalog, quoteIdent, readSchema, sqlString } from "./catalog";
 import { ClassifyContext, classifyAll, DriftFinding, findingLine } from "./classify";
 import { diffSchemas } from "./diff";
 import { PrismaSchemaInfo } from "./prismaSchema";
@@ -53,6 +53,12 @@ export class DriftCheckError extends Error {
 }
 
 export const SCRATCH_PREFIX = "cartie_drift_";
+/** `\warn` lines in a scratch session: which part ran last when psql stopped at an error. */
+const MARKER = "cartie-drift-part:";
+const READ_BACK = "read-back";
+const LIVE_COPY = "live-schema-copy";
+
+type ScratchOutcome = { ok: true; schema?: SchemaSnapshot } | { ok: false; label: string; error: string };
 /** A scratch database older than this is a leftover of a killed run. */
 export const SCRATCH_STALE_SECONDS = 3600;
 
@@ -97,31 +103,51 @@ export class DriftSession {
         return stale;
     }
 
-    /** Creates a scratch database, runs `fn` on it, drops it whatever happened. */
-    async withScratch<T>(purpose: string, fn: (database: string) => Promise<T>): Promise<T> {
+    /**
+     * One scratch database in one psql session (a `docker exec` costs more than the SQL): create it,
+     * `\connect` to it, run `parts` (each migration after a `\warn` marker, so a failure names
+     * it), read the schema back if asked, `\connect` back and drop it. psql stops at the first
+     * error (ON_ERROR_STOP); the database is then dropped by a second call, so it never stays.
+     */
+    private async inScratch(purpose: string, parts: { label?: string; sql: string }[], readBack: boolean): Promise<ScratchOutcome> {
         const name = scratchName(purpose, this.now());
+        const q = quoteIdent(name);
+        const script = [
+            `CREATE DATABASE ${q} TEMPLATE template0;`,
+            `\\connect ${q}`,
+            ...parts.flatMap((p) => [...(p.label ? [`\\warn ${MARKER}${p.label}`] : []), p.sql]),
+            ...(readBack ? [`\\warn ${MARKER}${READ_BACK}`, catalogQuery()] : []),
+            `\\connect ${quoteIdent(this.target.database)}`,
+            `DROP DATABASE ${q} WITH (FORCE);`,
+            "",
+        ].join("\n");
         try {
-            await this.sql(this.target.database, `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0;`);
+            const out = await this.sql(this.target.database, script);
+            return { ok: true, ...(readBack ? { schema: parseCatalog(out) } : {}) };
         } catch (err) {
-            throw new DriftCheckError(
-                `the drift check could not create its scratch database ${name} on the live server: ${(err as Error).message.split("\n")[0]} (the role needs CREATEDB, as the image's POSTGRES_USER has)`,
-            );
-        }
-        try {
-            return await fn(name);
-        } finally {
-            await this.sql(this.target.database, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE);`);
+            const message = (err as Error).message;
+            await this.sql(this.target.database, `DROP DATABASE IF EXISTS ${q} WITH (FORCE);`).catch(() => undefined);
+            const labels = [...message.matchAll(new RegExp(`${MARKER}(\\S+)`, "g"))].map((m) => m[1]);
+            const last = labels.at(-1);
+            const reason = message.split("\n").filter((l) => !l.includes(MARKER)).join("\n").trim();
+            if (labels.length === 0 && /CREATE DATABASE|permission denied to create database/i.test(message))
+                throw new DriftCheckError(`the drift check could not create its scratch database ${name} on the live server: ${reason.split("\n")[0]} (the role needs CREATEDB, as the image's POSTGRES_USER has)`);
+            if (!last || last === READ_BACK) throw new DriftCheckError(`the drift check's scratch database ${name} failed: ${reason.split("\n")[0]}`);
+            return { ok: false, label: last, error: reason };
         }
     }
 
-    private async apply(database: string, migrations: LocalMigration[]): Promise<void> {
-        for (const m of migrations) {
-            try {
-                await this.sql(database, adapterStatements(m.sql).map((s) => `${s};`).join("\n"));
-            } catch (err) {
-                throw new MigrationReplayError(m.name, (err as Error).message);
-            }
-        }
+    private statementsOf(m: LocalMigration): { label: string; sql: string } {
+        return { label: m.name, sql: adapterStatements(m.sql).map((x) => `${x};`).join("\n") };
+    }
+
+    private resolve(names: string[], extra: LocalMigration[] = []): LocalMigration[] {
+        const byName = new Map([...this.migrations, ...extra].map((m) => [m.name, m]));
+        return names.map((n) => {
+            const m = byName.get(n);
+            if (!m) throw new DriftCheckError(`migration ${n} is not in the migrations folder`);
+            return m;
+        });
     }
 
     /** The schema the named migrations (in order) produce on an empty database. */
@@ -134,20 +160,11 @@ export class DriftSession {
         const key = [...names, ...extra.map((m) => m.sql)].join("\n");
         let p = this.built.get(key);
         if (!p) {
-            const byName = new Map([...this.migrations, ...extra].map((m) => [m.name, m]));
-            const list = names.map((n) => {
-                const m = byName.get(n);
-                if (!m) throw new DriftCheckError(`migration ${n} is not in the migrations folder`);
-                return m;
-            });
-            p = this.withScratch("build", async (db) => {
-                try {
-                    await this.apply(db, list);
-                } catch (err) {
-                    if (err instanceof MigrationReplayError) throw new DriftCheckError(`the migrations do not build on an empty database: ${err.migration} fails: ${err.reason}`);
-                    throw err;
-                }
-                return readSchema((sql) => this.sql(db, sql));
+            const list = this.resolve(names, extra);
+            p = this.inScratch("build", list.map((m) => this.statementsOf(m)), true).then((r) => {
+                if (!r.ok) throw new DriftCheckError(`the migrations do not build on an empty database: ${r.label} fails: ${r.error.split("\n")[0]}`);
+                if (!r.schema) throw new DriftCheckError("the scratch database's schema was not read back");
+                return r.schema;
             });
             this.built.set(key, p);
         }
@@ -170,37 +187,19 @@ export class DriftSession {
      */
     async simulate(pending: string[]): Promise<{ ok: true; schema: SchemaSnapshot } | { ok: false; migration: string; error: string }> {
         const dump = await this.target.dumpSchema();
-        const byName = new Map(this.migrations.map((m) => [m.name, m]));
-        return this.withScratch("pending", async (db) => {
-            // The dump creates the schema itself.
-            await this.sql(db, "DROP SCHEMA public;");
-            await this.sql(db, dump);
-            try {
-                await this.apply(
-                    db,
-                    pending.map((n) => byName.get(n) ?? { name: n, sql: "" }),
-                );
-            } catch (err) {
-                if (err instanceof MigrationReplayError) return { ok: false as const, migration: err.migration, error: err.reason };
-                throw err;
-            }
-            return { ok: true as const, schema: await readSchema((sql) => this.sql(db, sql)) };
-        });
+        // The dump creates the schema itself, and sets the session up for itself (an empty
+        // search_path among others): RESET ALL gives the migrations a session like Prisma's.
+        const parts = [{ label: LIVE_COPY, sql: `DROP SCHEMA public;\n${dump}\nRESET ALL;` }, ...this.resolve(pending).map((m) => this.statementsOf(m))];
+        const r = await this.inScratch("pending", parts, true);
+        if (r.ok && r.schema) return { ok: true, schema: r.schema };
+        if (!r.ok && r.label === LIVE_COPY) throw new DriftCheckError(`the live schema could not be copied into a scratch database: ${r.error.split("\n")[0]}`);
+        return { ok: false, migration: r.ok ? "" : r.label, error: r.ok ? "" : r.error };
     }
 
     /** Whether `pending` applies cleanly on a database built by `applied` (no drift at all). */
     async replays(applied: string[], pending: string[]): Promise<{ ok: true } | { ok: false; migration: string; error: string }> {
-        const byName = new Map(this.migrations.map((m) => [m.name, m]));
-        const list = [...applied, ...pending].map((n) => byName.get(n) ?? { name: n, sql: "" });
-        return this.withScratch("replay", async (db) => {
-            try {
-                await this.apply(db, list);
-                return { ok: true as const };
-            } catch (err) {
-                if (err instanceof MigrationReplayError) return { ok: false as const, migration: err.migration, error: err.reason };
-                throw err;
-            }
-        });
+        const r = await this.inScratch("replay", this.resolve([...applied, ...pending]).map((m) => this.statementsOf(m)), false);
+        return r.ok ? { ok: true } : { ok: false, migration: r.label, error: r.error };
     }
 
     /** Row counts of the live tables and values of the live columns a list of differences names. */
@@ -229,14 +228,6 @@ export class DriftSession {
     }
 }
 
-class MigrationReplayError extends Error {
-    constructor(
-        readonly migration: string,
-        readonly reason: string,
-    ) {
-        super(`${migration}: ${reason}`);
-    }
-}
 
 export interface LiveCheckOptions {
     /** Names the live database has applied (history), or is taken to have (the baseline of a database without history). */

@@ -5,12 +5,15 @@
  * `pulumi up` applying nothing new to the live database (the fix is marked applied, the live
  * schema is byte for byte what it was, every row kept), after which both checks are clean. Then a
  * schema.prisma change without a migration: `pulumi preview` and `pulumi up` fail before any
- * image is built, naming the model and the missing migration.
+ * image is built, naming the model and the missing migration. Last, a hand change the pending
+ * migration does not fix stops `pulumi up` in the Migration step, the serving api untouched. The
+ * doctor reports both kinds of drift on the same host, starting no container.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readSchema } from "../../../lib/drift/catalog";
+import { DoctorReport } from "../../../lib/doctor/types";
 import { HISTORY_TABLE } from "../../../lib/migration/plan";
 import { psqlIn } from "../support/db";
 import { EngineFailed, EngineStack, describeChanges } from "../support/engineStack";
@@ -25,6 +28,12 @@ describe("real engine: schema drift, its proposed fix and the model check throug
     let rowsBefore = "";
     let schemaBefore = "";
 
+    const doctor = async (...args: string[]): Promise<{ code: number; report: DoctorReport; text: string }> => {
+        const json = await exec("node", ["--import", "tsx", path.join(REPO, "scripts/doctor.ts"), "--cwd", s.projectDir, "--stack", s.stack, "--only-stack", "--json", ...args], { cwd: REPO, timeoutMs: 600_000 });
+        const text = await exec("node", ["--import", "tsx", path.join(REPO, "scripts/doctor.ts"), "--cwd", s.projectDir, "--stack", s.stack, "--only-stack", ...args], { cwd: REPO, timeoutMs: 600_000 });
+        assert.equal(text.code, json.code, `${text.stdout}\n${text.stderr}`);
+        return { code: json.code, report: JSON.parse(json.stdout) as DoctorReport, text: text.stdout };
+    };
     const drift = (...args: string[]): Promise<Exec> => exec("node", ["--import", "tsx", path.join(REPO, "scripts/drift.ts"), "--cwd", s.projectDir, "--stack", s.stack, ...args], { cwd: REPO, timeoutMs: 600_000 });
     const sql = (text: string): Promise<string> => psqlIn(db, text);
     const rows = async (): Promise<string> =>
@@ -67,6 +76,18 @@ describe("real engine: schema drift, its proposed fix and the model check throug
             ["warn DRIFT_COLUMN_EXTRA column users.nickname [501 non-null values]", "warn DRIFT_TABLE_EXTRA table audit_log [200 rows]"],
         );
         assert.equal(report.model.status, "clean");
+
+        // The doctor: one SCHEMA_DRIFT finding each, in JSON and text, warnings only (the host stays healthy); no container started.
+        const before = await s.hostContainers();
+        const d = await doctor();
+        assert.deepEqual(
+            d.report.findings.filter((f) => f.code === "SCHEMA_DRIFT").map((f) => `${f.severity} ${f.drift?.code} ${f.cause}`).sort(),
+            ["warn DRIFT_COLUMN_EXTRA column users.nickname is in the live database but in no migration (501 non-null values)", "warn DRIFT_TABLE_EXTRA table audit_log is in the live database but in no migration (200 rows)"],
+        );
+        assert.equal(d.report.drift?.model.status, "clean", JSON.stringify(d.report.drift));
+        assert.match(d.text, /\[warn\] SCHEMA_DRIFT cartie-real-\w+-db\n {4}cause: {5}column users\.nickname is in the live database but in no migration \(501 non-null values\)\n {4}means: {5}no field of model GlobalUser \(table users\) maps to it/);
+        assert.match(d.text, /Schema drift: differs \(SCHEMA_DRIFT above\); model: schema\.prisma agrees with the migrations\./);
+        assert.deepEqual(await s.hostContainers(), before, "the doctor started or removed a container");
     });
 
     it("`--propose` writes the forward-only fix and the schema.prisma lines; the next `pulumi up` marks it applied: the live schema and every row as they were, both checks clean", async () => {
@@ -110,6 +131,31 @@ describe("real engine: schema drift, its proposed fix and the model check throug
             assert.deepEqual(err.run.changes, [], describeChanges(err.run));
         }
         assert.deepEqual(await apiImages(), images, "an image was built");
+        // The doctor names it too (Prisma through `docker exec` in the running api).
+        const d = await doctor();
+        const model = d.report.findings.find((f) => f.code === "MODEL_DRIFT");
+        assert.match(model?.cause ?? JSON.stringify(d.report.drift), /^model GlobalUser \(users\) in schema\.prisma has changes no migration makes: Added column `age`$/);
+        assert.equal(d.code, 1);
         s.writeAppFile("apps/api/prisma/schema.prisma", original);
+    });
+
+    it("a hand change the pending migration does not fix: `pulumi up` stops in the Migration step before anything changes, naming it; the serving api stays", async () => {
+        await sql(`ALTER TABLE users ALTER COLUMN email DROP NOT NULL;`);
+        // A data-only migration: schema.prisma needs no change, so only the live check has something to say.
+        fs.mkdirSync(path.join(s.projectDir, API, "prisma/migrations/v44_backfill_roles"));
+        s.writeAppFile("apps/api/prisma/migrations/v44_backfill_roles/migration.sql", `UPDATE "users" SET "role" = 'user' WHERE "role" = '';\n`);
+        const api = await s.containerName("api");
+        const apis = await s.hostContainers("api");
+        const err = await s.up().then(
+            () => assert.fail("the update went on over a drifted schema"),
+            (e: unknown) => e,
+        );
+        assert.ok(err instanceof EngineFailed, String(err));
+        assert.equal(err.run.failures.find((f) => f.name === "migration")?.name, "migration", err.text);
+        assert.match(err.text, /migration refused \(SCHEMA_DRIFT\): the live schema differs from the migrations in 1 way\(s\) the pending migrations \(v44_backfill_roles\) do not fix/);
+        assert.match(err.text, /DRIFT_COLUMN_CHANGED column users\.email: nullability: NOT NULL → NULL/);
+        assert.equal(await sql(`SELECT count(*) FROM ${HISTORY_TABLE} WHERE migration_name = 'v44_backfill_roles';`), "0");
+        assert.equal(await s.containerName("api"), api, "the api was replaced");
+        assert.deepEqual(await s.hostContainers("api"), apis, "an api container was created or removed");
     });
 });
