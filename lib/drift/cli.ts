@@ -90,7 +90,7 @@ export function renderFinding(f: DriftFinding, i: number): string[] {
 export function renderModel(m: ModelOutcome): string {
     if (m.status === "clean") return "Model (schema.prisma against the migrations, by `prisma migrate diff`): they agree.";
     if (m.status === "drift") return `Model (schema.prisma against the migrations): MODEL_DRIFT\n${m.message.replace(/^/gm, "  ")}`;
-    return `Model (schema.prisma against the migrations): not checked: ${m.status === "not-run" ? m.reason : m.reason}`;
+    return `Model (schema.prisma against the migrations): not checked: ${m.reason}`;
 }
 
 export function renderReport(r: DriftReport): string {

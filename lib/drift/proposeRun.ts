@@ -83,16 +83,17 @@ export async function proposeAndWrite(o: ProposeOptions): Promise<ProposeResult>
     let schemaChanges: string[] = [];
     let schemaNotChanged: string | undefined;
     let modelCheck: ModelCheck | undefined;
-    if (original !== undefined && o.prisma) {
+    const prisma = o.prisma;
+    if (original !== undefined && prisma) {
         const renames = Object.fromEntries(check.findings.filter((f: DriftFinding) => f.kind === "table" && f.change === "renamed").map((f) => [f.name, f.liveName ?? f.name]));
         const renamed = applyTableRenames(original, renames);
         const sqls = [...session.migrations.filter((m) => check.applied.includes(m.name)).map((m) => m.sql), proposal.sql];
-        const pulled = await o.prisma.pull(sqls, renamed);
+        const pulled = await prisma.pull(sqls, renamed);
         if (pulled.code !== 0) schemaNotChanged = `prisma db pull failed (exit ${pulled.code}): ${(pulled.stderr || pulled.stdout).trim().split("\n").slice(-3).join(" | ")}`;
         else {
             const merged = mergePulled(renamed, pulled.stdout, `Recorded from the live database by \`npm run drift -- --propose\` (${proposal.name})`);
             schemaChanges = [...Object.entries(renames).map(([from, to]) => `table ${from} is now mapped as ${to} (@@map)`), ...merged.changes];
-            modelCheck = await withPrismaDir(o.apiDir, proposal, merged.text, (dir) => o.prisma!.modelCheck(dir, merged.text, withFix));
+            modelCheck = await withPrismaDir(o.apiDir, proposal, merged.text, (dir) => prisma.modelCheck(dir, merged.text, withFix));
             if (modelCheck.status === "clean") schemaText = merged.text;
             else {
                 schemaNotChanged =

@@ -68,6 +68,9 @@ describe("real engine: schema drift, its proposed fix and the model check throug
             INSERT INTO audit_log (note) SELECT 'entry ' || g FROM generate_series(1, 200) g;`);
         rowsBefore = await rows();
         schemaBefore = await liveSchema();
+        const shown = await drift();
+        assert.equal(shown.code, 1, shown.stderr);
+        console.log(shown.stdout.replace(/^/gm, "      | "));
         const r = await drift("--json");
         assert.equal(r.code, 1, r.stderr);
         const report = JSON.parse(r.stdout) as { live: { findings: { code: string; subject: string; data?: string; severity: string }[] }; model: { status: string } };
@@ -93,6 +96,7 @@ describe("real engine: schema drift, its proposed fix and the model check throug
     it("`--propose` writes the forward-only fix and the schema.prisma lines; the next `pulumi up` marks it applied: the live schema and every row as they were, both checks clean", async () => {
         const p = await drift("--propose");
         assert.equal(p.code, 0, `${p.stdout}\n${p.stderr}`);
+        console.log(p.stdout.replace(/^/gm, "      | "));
         const file = path.join(s.projectDir, API, "prisma/migrations/v43_fix_schema_drift/migration.sql");
         assert.match(p.stdout, new RegExp(`Wrote ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: \\d+ statement\\(s\\) recording 2 difference\\(s\\)`));
         assert.match(fs.readFileSync(file, "utf8"), /^-- cartie:drift-fix v1$/m);
@@ -103,6 +107,7 @@ describe("real engine: schema drift, its proposed fix and the model check throug
         const up = await s.up();
         assert.equal(up.failures.length, 0, describeChanges(up));
         assert.ok(up.changes.some((c) => c.name === "migration"), `the Migration step did not run:\n${describeChanges(up)}`);
+        console.log(`      the update after the fix: ${up.changes.length} changes in ${up.ms} ms (${up.changes.map((c) => `${c.op} ${c.name}`).join(", ")})`);
         assert.equal(await liveSchema(), schemaBefore, "the update changed the live schema");
         assert.equal(await rows(), rowsBefore, "rows changed");
         // Marked applied, not run: Prisma records a resolved migration with no applied steps.
