@@ -7,4 +7,5 @@ export const apiHealthUrl = outputs.apiHealthUrl;
 export const apiImage = outputs.apiImage;
 export const webImage = outputs.webImage;
 export const migratorImage = outputs.migratorImage;
+export const release = outputs.release;
 export const verification = outputs.verification;

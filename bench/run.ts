@@ -5,6 +5,8 @@ import * as path from "node:path";
 import { listContext } from "../lib/build/context";
 import { RACY_MARGIN_MS } from "../lib/build/digestCache";
 import { generate } from "./generate";
+import { runRestoreBench } from "./restore";
+import { docker } from "../test/real/support/run";
 
 /**
  * `npm run bench [-- --files 20000 --mb 200 --excluded 100000 --runs 7 | --quick]`
@@ -21,15 +23,20 @@ interface Args {
     mb: number;
     excluded: number;
     runs: number;
+    /** Restores and no-change updates on the real engine (bench/restore.ts). */
+    restoreRuns: number;
+    restoreOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const a: Args = { files: 20000, mb: 200, excluded: 100000, runs: 7 };
+    const a: Args = { files: 20000, mb: 200, excluded: 100000, runs: 7, restoreRuns: 3, restoreOnly: false };
     for (let i = 0; i < argv.length; i++) {
         const k = argv[i];
-        if (k === "--quick") Object.assign(a, { files: 2000, mb: 20, excluded: 10000, runs: 3 });
-        else if (k === "--files" || k === "--mb" || k === "--excluded" || k === "--runs") a[k.slice(2) as keyof Args] = Number(argv[++i]);
-        else throw new Error(`unknown argument ${k}; use --files N --mb N --excluded N --runs N or --quick`);
+        if (k === "--quick") Object.assign(a, { files: 2000, mb: 20, excluded: 10000, runs: 3, restoreRuns: 1 });
+        else if (k === "--files" || k === "--mb" || k === "--excluded" || k === "--runs") a[k.slice(2) as "files" | "mb" | "excluded" | "runs"] = Number(argv[++i]);
+        else if (k === "--restore-runs") a.restoreRuns = Number(argv[++i]);
+        else if (k === "--restore-only") a.restoreOnly = true;
+        else throw new Error(`unknown argument ${k}; use --files N --mb N --excluded N --runs N --restore-runs N, --quick or --restore-only`);
     }
     return a;
 }
@@ -79,10 +86,16 @@ function touchOne(api: string, rel: string, n: number): void {
     }
 }
 
-function main(): void {
+async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
     const cpu = os.cpus()[0]?.model ?? "unknown cpu";
     console.log(`machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    if (!args.restoreOnly) digestBench(args);
+    console.log(`\nthe restore on the real engine (${args.restoreRuns} run(s) of each; Docker ${(await docker(["version", "--format", "{{.Server.Version}} API {{.Server.APIVersion}}"])).stdout.trim() || "not answering"}):`);
+    await runRestoreBench(args.restoreRuns, console.log);
+}
+
+function digestBench(args: Args): void {
     const gen = generate({ files: args.files, mb: args.mb, excluded: args.excluded }, console.log);
     const listing = listContext(gen.api);
     const sentFiles = listing.entries.filter((e) => e.kind === "file").length;
@@ -159,4 +172,7 @@ function main(): void {
     hashedWarm = [];
 }
 
-main();
+main().catch((err: Error) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(1);
+});

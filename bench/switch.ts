@@ -1,11 +1,12 @@
 /**
- * `npm run bench:switch [-- --releases 5]` (as root, with Docker and the local base images of
- * test/real/support/base-images.sh): a real stack deployed through the engine stand-in, then N
- * good api releases under the deploy tests' load loop. For each: the new api container healthy
- * (the release's gate passing) → the first request it served through the proxy, and the gate →
- * the live config loaded; with the requests sent and failed during the release.
+ * `npm run bench:switch [-- --releases 5]` (as root, with Docker, the local base images of
+ * test/real/support/base-images.sh and the Pulumi CLI on PATH): a real stack restored with
+ * `pulumi up`, then N good api releases (`pulumi up` after a change in the api's folder) under the
+ * deploy tests' load loop. For each: the new api container healthy (the release's gate passing) →
+ * the first request it served through the proxy, and the gate → the live config loaded; with the
+ * requests sent and failed during the release.
  */
-import { DeployStack, releaseSummaryOf } from "../test/real/support/deployStack";
+import { EngineStack } from "../test/real/support/engineStack";
 import { LoadLoop } from "../test/real/support/load";
 import { Cleanup, sleep } from "../test/real/support/run";
 
@@ -25,21 +26,25 @@ async function main(): Promise<void> {
     const releases = parseReleases(process.argv.slice(2));
     const cleanup = new Cleanup();
     try {
-        const d = await DeployStack.create(cleanup);
-        await d.engine.up(await d.evaluate("r0"));
+        const d = await EngineStack.create(cleanup);
+        d.bumpApi("r0");
+        await d.up();
         const served: number[] = [];
         const loaded: number[] = [];
         let requests = 0;
         let failed = 0;
         for (let i = 1; i <= releases; i++) {
-            const run = await d.evaluate(`r${i}`);
+            d.bumpApi(`r${i}`);
             const load = new LoadLoop({ baseUrl: d.baseUrl, clients: 4 });
             load.start();
             await sleep(500);
-            const summary = releaseSummaryOf(await d.engine.up(run));
+            await d.up();
+            const outputs = await d.outputs();
+            const summary = JSON.parse(String(outputs.release)) as { healthyAt?: number; switchedAt?: number };
+            const tag = String(outputs.apiImage).split(":")[1];
             await sleep(500);
             const report = await load.stop();
-            const first = report.samples.filter((s) => s.release === d.tags[`r${i}`]).sort((a, b) => a.endedAt - b.endedAt)[0];
+            const first = report.samples.filter((s) => s.release === tag).sort((a, b) => a.endedAt - b.endedAt)[0];
             if (!first || summary.healthyAt === undefined || summary.switchedAt === undefined) throw new Error(`release r${i}: no request reached the new api`);
             served.push(first.endedAt - summary.healthyAt);
             loaded.push(summary.switchedAt - summary.healthyAt);

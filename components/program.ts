@@ -20,6 +20,8 @@ export interface PlatformOutputs {
     apiImage: pulumi.Output<string>;
     webImage: pulumi.Output<string>;
     migratorImage: pulumi.Output<string>;
+    /** The last release: what switched, the live containers, what was retired, when (JSON). */
+    release: pulumi.Output<string>;
     verification: pulumi.Output<string>;
 }
 
@@ -48,6 +50,7 @@ export function platformProgram(projectDir: string = process.cwd(), opts: { daem
         apiImage: platform.apiImage.imageName,
         webImage: platform.webImage.imageName,
         migratorImage: platform.migration.migratorImage,
+        release: platform.release.result,
         verification: platform.verification.result,
     };
 }

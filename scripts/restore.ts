@@ -8,23 +8,26 @@
  *    is gone on this host is cleared, its leftover processes are ended, a migration it started is
  *    waited for, resources it was creating are imported or forgotten;
  * 4. the stack is selected or created, secrets generated into .env on the very first run;
- * 5. `pulumi up --diff` (asking at a terminal), then what changed, in a few lines.
+ * 5. `pulumi up --diff` through the Automation API (at a terminal the preview first, then a
+ *    question), then what changed, in a few lines from the engine's own events.
  * Everything it changes is shown by Pulumi; nothing here deletes data.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PulumiCommand } from "@pulumi/pulumi/automation";
+import * as readline from "node:readline";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { docker } from "../lib/docker/cli";
+import { LABELS } from "../lib/labels";
 import { chooseCli, installerReachable } from "../lib/restore/cli";
 import { pulumiDefaults } from "../lib/restore/defaults";
 import { describeLeftover, findLeftovers, formatMarker, isOrphanedRun, OwnerAlive, RUN_LABEL, RUN_VARIABLE, RunMarker } from "../lib/restore/leftovers";
 import { judgeLock, stackLocks } from "../lib/restore/lock";
 import { PendingOperation, planPendingCreates } from "../lib/restore/pending";
 import { hasProcfs, listProcesses, processStart, startTicks } from "../lib/restore/procfs";
-import { summarizeEvents } from "../lib/restore/summary";
+import { LoggedEvent, summarizeEvents } from "../lib/restore/summary";
 
 const say = (line: string): void => void process.stderr.write(`cartie restore: ${line}\n`);
 class Stop extends Error {}
@@ -36,14 +39,23 @@ const fail = (line: string): never => {
 const PROJECT = "cartie-platform";
 const sdkVersion = (JSON.parse(fs.readFileSync(require.resolve("@pulumi/pulumi/package.json"), "utf8")) as { version: string }).version;
 
-async function findCli(): Promise<string> {
+/** The CLI this restore runs, as a path (for plain commands) and as the Automation API's handle. */
+interface Cli {
+    path: string;
+    command: PulumiCommand;
+}
+
+async function findCli(): Promise<Cli> {
     const offline = chooseCli(sdkVersion, { online: false });
-    if (offline.kind === "found") return offline.command;
+    // A CLI found in one of Pulumi's homes is `<root>/bin/pulumi`; one on PATH is found there again by name.
+    const handle = async (p: string, onPath: boolean): Promise<Cli> => ({ path: p, command: await PulumiCommand.get({ root: onPath ? undefined : path.dirname(path.dirname(p)), skipVersionCheck: true }) });
+    if (offline.kind === "found") return handle(offline.command, offline.where === "on PATH");
     const choice = (await installerReachable()) ? chooseCli(sdkVersion, { online: true }) : offline;
     if (choice.kind !== "install") return fail(choice.kind === "missing" ? choice.message : "no Pulumi CLI");
     say(`no Pulumi CLI found: installing v${choice.version} (the project's @pulumi/pulumi) into ${choice.root} with Pulumi's installer`);
     // Without a version the Automation API installs the one matching the SDK, which is ours.
-    return (await PulumiCommand.install({ root: choice.root })).command;
+    const command = await PulumiCommand.install({ root: choice.root });
+    return { path: command.command, command };
 }
 
 function run(cli: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: string): { code: number; stdout: string; stderr: string } {
@@ -113,22 +125,27 @@ async function recoverInterrupted(cli: string, backendDir: string | undefined, m
     if (clearedLock) await resolvePendingCreates(cli, env, cwd, me.stack);
 }
 
-/** Resources the killed update was creating: imported when they exist (a fixed name would be taken), else forgotten. */
+/** Resources the killed update was creating: removed when it made them (a fixed name would be taken), then created again. */
 async function resolvePendingCreates(cli: string, env: NodeJS.ProcessEnv, cwd: string, stack: string): Promise<void> {
     const exported = run(cli, ["stack", "export", "--stack", stack], env, cwd);
     if (exported.code !== 0) fail(`could not read the stack's state: ${exported.stderr.trim()}`);
     const ops = ((JSON.parse(exported.stdout) as { deployment?: { pending_operations?: PendingOperation[] } }).deployment?.pending_operations ?? []).filter((o) => o.type === "creating");
     if (ops.length === 0) return;
     const plan = await planPendingCreates(ops, async (kind, name) => {
-        const r = await docker([kind === "container" ? "container" : kind, "inspect", "--format", "{{.Id}}", name]);
-        return r.code === 0 ? r.stdout.trim() || name : undefined;
+        // A container keeps its labels under Config, a network and a volume at the top.
+        const labels = kind === "container" ? ".Config.Labels" : ".Labels";
+        const r = await docker([kind, "inspect", "--format", `{{index ${labels} "${LABELS.stack}"}}`, name]);
+        return r.code === 0 ? { ours: r.stdout.trim() === stack } : undefined;
     });
-    const args = ["refresh", "--yes", "--skip-preview", "--stack", stack, "--clear-pending-creates"];
-    for (const i of plan.imports) args.push("--import-pending-creates", i.urn, i.id);
-    const r = run(cli, args, env, cwd);
-    if (r.code !== 0) fail(`could not settle what the interrupted update was creating: ${r.stderr.trim() || r.stdout.trim().split("\n").slice(-5).join(" ")}`);
-    const what = [...plan.imports.map((i) => `${i.what} (it exists: kept)`), ...plan.cleared.map((u) => `${u.split("::").pop()} (created again)`)];
-    say(`the interrupted update was creating ${what.join(", ")}`);
+    if (plan.conflicts.length > 0) fail(`the interrupted update was creating ${plan.conflicts.map((c) => `${c.kind} ${c.name}`).join(", ")}, and something that is not this stack's has that name now: rename or remove it, then run this again`);
+    for (const o of plan.remove) {
+        const r = o.kind === "container" ? await docker(["rm", "-f", o.name]) : await docker(["network", "rm", o.name]);
+        if (r.code !== 0) fail(`could not remove ${o.kind} ${o.name}, which the interrupted update was creating: ${r.stderr.trim()}`);
+    }
+    const r = run(cli, ["refresh", "--yes", "--skip-preview", "--stack", stack, "--clear-pending-creates"], env, cwd);
+    if (r.code !== 0) fail(`could not clear what the interrupted update was creating: ${r.stderr.trim() || r.stdout.trim().split("\n").slice(-5).join(" ")}`);
+    const names = ops.map((o) => o.resource.urn.split("::").pop()).join(", ");
+    say(`the interrupted update was creating ${names}: ${plan.remove.length > 0 ? `removed what it had made of them (${plan.remove.map((o) => `${o.kind} ${o.name}`).join(", ")}); ` : ""}this update creates them again`);
 }
 
 function ensureStack(cli: string, env: NodeJS.ProcessEnv, cwd: string, stack: string): void {
@@ -151,10 +168,12 @@ function ensureSecrets(cli: string, env: NodeJS.ProcessEnv, cwd: string, stack: 
 }
 
 async function main(): Promise<number> {
+    // The CLI first: without one nothing else is created (no state folder, no passphrase, no secrets).
+    const found = await findCli();
+    const cli = found.path;
     const d = pulumiDefaults(process.env.CARTIE_PROJECT_DIR ?? process.cwd());
     const cwd = d.projectDir;
     if (d.createdPassphrase) say(`created a passphrase for the local state's secrets in ${d.createdPassphrase} (keep it; back it up with the state)`);
-    const cli = await findCli();
     if ((await docker(["version", "--format", "{{.Client.Version}}"]).catch(() => ({ code: 127, stdout: "", stderr: "" }))).code === 127) fail("the Docker CLI is not installed (the migration and verification steps use it)");
     const info = await docker(["info", "--format", "{{.ServerVersion}}"]);
     if (info.code !== 0) fail(`no Docker daemon answers${d.env.DOCKER_HOST ? ` at DOCKER_HOST=${d.env.DOCKER_HOST}` : ""}: start Docker, or set DOCKER_HOST`);
@@ -165,30 +184,55 @@ async function main(): Promise<number> {
     ensureStack(cli, env, cwd, d.stack);
     ensureSecrets(cli, env, cwd, d.stack);
 
-    // At a terminal Pulumi shows the plan and asks before changing anything; elsewhere it proceeds.
-    const passthrough = process.argv.slice(2);
-    const confirm = process.stdin.isTTY && !process.env.CI ? [] : ["--yes"];
-    const eventLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cartie-restore-")), "events.jsonl");
-    const args = ["up", "--stack", d.stack, "--diff", "--event-log", eventLog, ...confirm, ...passthrough.filter((a) => !(confirm.length > 0 && a === "--yes"))];
-    const started = Date.now();
-    const code = await new Promise<number>((resolve) => {
-        const child = spawn(cli, args, { cwd, env, stdio: "inherit" });
-        child.on("error", (err) => {
-            say(`cannot run ${cli}: ${err.message}`);
-            resolve(127);
-        });
-        child.on("close", (c) => resolve(c ?? 1));
-    });
-    const summary = fs.existsSync(eventLog) ? summarizeEvents(fs.readFileSync(eventLog, "utf8")) : undefined;
-    fs.rmSync(path.dirname(eventLog), { recursive: true, force: true });
-    if (summary) for (const line of summary.lines) say(line);
-    if (code !== 0) {
-        say(`pulumi up failed after ${Math.round((Date.now() - started) / 1000)} s${summary?.failed.length ? ` at ${summary.failed.join(", ")}` : ""}: the error is above. Nothing the update did not show was changed; fix the cause and run \`npm run restore\` again.`);
-        return code;
+    // At a terminal: the plan first, then a question; elsewhere (or with --yes) it proceeds.
+    const args = process.argv.slice(2);
+    const unknown = args.filter((a) => a !== "--yes");
+    if (unknown.length > 0) fail(`unknown option ${unknown.join(" ")}: npm run restore takes --yes only; for anything else use \`npm run pulumi -- up …\``);
+    const ask = process.stdin.isTTY && !process.env.CI && !args.includes("--yes");
+    const ws = await LocalWorkspace.create({ workDir: cwd, pulumiCommand: found.command, envVars: stringEnv(env) });
+    const stack = await Stack.select(d.stack, ws);
+    const print = (s: string): void => void process.stdout.write(s);
+    const printErr = (s: string): void => void process.stderr.write(s);
+    if (ask) {
+        await stack.preview({ diff: true, onOutput: print, onError: printErr, color: "auto" });
+        if (!(await confirm("Apply these changes? [y/N] "))) {
+            say("nothing was changed");
+            return 0;
+        }
     }
-    say(`done in ${Math.round((Date.now() - started) / 1000)} s`);
+    const events: LoggedEvent[] = [];
+    const started = Date.now();
+    let failedErr: Error | undefined;
+    try {
+        await stack.up({ diff: true, onOutput: print, onEvent: (e) => events.push(e), color: process.stdout.isTTY ? "auto" : "never" });
+    } catch (err) {
+        failedErr = err as Error;
+    }
+    const summary = summarizeEvents(events);
+    for (const line of summary.lines) say(line);
+    for (const e of summary.errors) say(`${e.resource}: ${e.message}`);
+    const seconds = Math.round((Date.now() - started) / 1000);
+    if (failedErr) {
+        say(`pulumi up failed after ${seconds} s${summary.failed.length ? ` at ${summary.failed.join(", ")}` : ""}: the error is above. Nothing the update did not show was changed; fix the cause and run \`npm run restore\` again.`);
+        return 1;
+    }
+    say(`done in ${seconds} s`);
     spawnSync(cli, ["stack", "output", "--stack", d.stack], { cwd, env, stdio: "inherit" });
     return 0;
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+    return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
+function confirm(question: string): Promise<boolean> {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    return new Promise((resolve) =>
+        rl.question(question, (answer) => {
+            rl.close();
+            resolve(/^y(es)?$/i.test(answer.trim()));
+        }),
+    );
 }
 
 main().then(

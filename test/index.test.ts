@@ -8,7 +8,7 @@ describe("index.ts, the program Pulumi runs", () => {
         assert.equal(process.cwd(), path.resolve(__dirname, ".."));
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const run = await runProgram(() => require("../index") as Record<string, unknown>);
-        assert.deepEqual(Object.keys(run.outputs).sort(), ["apiHealthUrl", "apiImage", "migratorImage", "url", "verification", "webImage"]);
+        assert.deepEqual(Object.keys(run.outputs).sort(), ["apiHealthUrl", "apiImage", "migratorImage", "release", "url", "verification", "webImage"]);
         assert.equal(run.outputs.url, "http://localhost:8082");
         assert.equal(run.one("cartie:platform:CartiePlatform").name, "cartie");
         assert.match(String(run.outputs.apiImage), /^cartie-dev-api:[0-9a-f]{16}$/);

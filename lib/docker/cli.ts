@@ -21,8 +21,8 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
             reject(err.code === "ENOENT" ? new Error(`${cmd} not found on PATH: install it (the Docker CLI is needed on the host that runs pulumi)`) : err),
         );
         child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-        // A program that exits before reading its input (a `docker exec` into a container that is
-        // gone) must give its exit code, not crash this process with an unhandled EPIPE.
+        // A program that exits without reading its input (docker's `ps`, a failed `exec`) closes the
+        // pipe first: that EPIPE is no error of the call, its exit code says what happened.
         child.stdin.on("error", () => undefined);
         child.stdin.end(opts.input ?? "");
     });

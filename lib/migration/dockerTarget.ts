@@ -26,7 +26,9 @@ export function dockerMigrationTarget(o: DockerMigrationTargetOptions): Migratio
         },
         async prisma(args) {
             const labels = Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-            const r = await docker(["run", "--rm", ...labels, "--network", o.network, "-e", "DATABASE_URL", o.image, "npx", "--no-install", "prisma", ...args], {
+            // --sig-proxy=false: a signal to this client (an interrupted restore ending what its killed run
+            // left) must never reach Prisma mid-migration; the container finishes on its own and is waited for.
+            const r = await docker(["run", "--rm", "--sig-proxy=false", ...labels, "--network", o.network, "-e", "DATABASE_URL", o.image, "npx", "--no-install", "prisma", ...args], {
                 env: { ...process.env, DATABASE_URL: o.databaseUrl },
             });
             return { code: r.code, output: `${r.stdout}${r.stderr}` };

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { chooseCli, cliCandidates } from "../../../lib/restore/cli";
 import { planPendingCreates } from "../../../lib/restore/pending";
-import { summarizeEvents } from "../../../lib/restore/summary";
+import { LoggedEvent, summarizeEvents } from "../../../lib/restore/summary";
 
 describe("finding the Pulumi CLI for npm run restore", () => {
     it("the one on PATH first, then Pulumi's homes, then an install only when the internet answers, else one line saying how", () => {
@@ -19,28 +19,40 @@ describe("finding the Pulumi CLI for npm run restore", () => {
 });
 
 describe("what an interrupted update was creating", () => {
-    it("imports a Docker object that exists under its recorded name (a fixed name would be taken) and forgets the rest", async () => {
+    it("removes the containers and networks this stack made (a fixed name would be taken), never a volume, and stops on a name that is not this stack's", async () => {
+        const op = (urn: string, type: string, name?: string) => ({ type: "creating", resource: { urn, type, inputs: name ? { name } : {} } });
         const ops = [
-            { type: "creating", resource: { urn: "urn:…::proxy", type: "docker:index/container:Container", inputs: { name: "cartie-dev-proxy" } } },
-            { type: "creating", resource: { urn: "urn:…::cartie-dev-api", type: "docker:index/container:Container", inputs: { name: "cartie-dev-api-1a2b3c4" } } },
-            { type: "creating", resource: { urn: "urn:…::migration", type: "command:local:Command", inputs: {} } },
+            op("urn:…::proxy", "docker:index/container:Container", "cartie-dev-proxy"),
+            op("urn:…::cartie-dev-api", "docker:index/container:Container", "cartie-dev-api-1a2b3c4"),
+            op("urn:…::network", "docker:index/network:Network", "cartie-dev-net"),
+            op("urn:…::db-data", "docker:index/volume:Volume", "cartie-dev-db-data"),
+            op("urn:…::migration", "command:local:Command"),
             { type: "updating", resource: { urn: "urn:…::release", type: "command:local:Command", inputs: {} } },
         ];
-        const plan = await planPendingCreates(ops, (kind, name) => Promise.resolve(kind === "container" && name === "cartie-dev-proxy" ? "4c7e82" : undefined));
-        assert.deepEqual(plan.imports, [{ urn: "urn:…::proxy", id: "4c7e82", what: "container cartie-dev-proxy" }]);
-        assert.deepEqual(plan.cleared, ["urn:…::cartie-dev-api", "urn:…::migration"], "an update in flight is the engine's to settle, not a pending create");
+        const exists: Record<string, { ours: boolean }> = { "container cartie-dev-proxy": { ours: true }, "network cartie-dev-net": { ours: true }, "volume cartie-dev-db-data": { ours: true } };
+        const plan = await planPendingCreates(ops, (kind, name) => Promise.resolve(exists[`${kind} ${name}`]));
+        assert.deepEqual(plan.remove, [{ kind: "container", name: "cartie-dev-proxy" }, { kind: "network", name: "cartie-dev-net" }]);
+        assert.deepEqual(plan.conflicts, []);
+        assert.deepEqual(plan.cleared, ["urn:…::proxy", "urn:…::cartie-dev-api", "urn:…::network", "urn:…::db-data", "urn:…::migration"], "an update in flight is the engine's to settle, not a pending create");
+        const foreign = await planPendingCreates([ops[0]], () => Promise.resolve({ ours: false }));
+        assert.deepEqual(foreign.conflicts, [{ kind: "container", name: "cartie-dev-proxy" }]);
+        assert.deepEqual(foreign.remove, []);
     });
 });
 
 describe("what an update changed, from the engine's event log", () => {
-    const ev = (op: string, name: string, diffs?: string[]): string => JSON.stringify({ resourcePreEvent: { metadata: { op, urn: `urn:pulumi:dev::cartie-platform::x::${name}`, diffs } } });
+    const ev = (op: string, name: string, diffs?: string[], type = "docker:index/container:Container"): LoggedEvent => ({ resourcePreEvent: { metadata: { op, urn: `urn:pulumi:dev::cartie-platform::x::${name}`, type, diffs } } });
     it("one line per kind of change with the inputs that caused it; a replacement counted once", () => {
-        const log = [ev("same", "db"), ev("create-replacement", "cartie-dev-api", ["image"]), ev("replace", "cartie-dev-api", ["image", "envs"]), ev("delete-replaced", "cartie-dev-api"), ev("update", "release", ["environment"]), ev("create", "cartie-dev-web"), "not json"].join("\n");
+        const log = [ev("same", "db"), ev("create-replacement", "cartie-dev-api", ["image"]), ev("replace", "cartie-dev-api", ["image", "envs"]), ev("delete-replaced", "cartie-dev-api"), ev("update", "release", ["environment"]), ev("create", "cartie-dev-web"), ev("create", "web", [], "cartie:platform:Web"), ev("create", "default_5_2_0", [], "pulumi:providers:docker"), {}];
         assert.deepEqual(summarizeEvents(log).lines, ["replaced: cartie-dev-api (envs, image)", "updated: release (environment)", "created: cartie-dev-web"]);
-        assert.deepEqual(summarizeEvents(ev("same", "db")).lines, ["nothing changed: the host already matched the program"]);
+        assert.deepEqual(summarizeEvents([ev("same", "db")]).lines, ["nothing changed: the host already matched the program"]);
     });
-    it("names the resources whose step failed", () => {
-        const failed = JSON.stringify({ resOpFailedEvent: { metadata: { op: "create", urn: "urn:pulumi:dev::cartie-platform::x::db-ready" } } });
-        assert.deepEqual(summarizeEvents(failed).failed, ["db-ready"]);
+    it("names the resources whose step failed, with the engine's error for each (not its closing 'update failed')", () => {
+        const failed: LoggedEvent = { resOpFailedEvent: { metadata: { op: "create", urn: "urn:pulumi:dev::cartie-platform::x::db-ready" } } };
+        const error: LoggedEvent = { diagnosticEvent: { severity: "error", urn: "urn:pulumi:dev::cartie-platform::x::db-ready", message: "the database is not healthy\n  db container cartie-dev-db is unhealthy\n" } };
+        const closing: LoggedEvent = { diagnosticEvent: { severity: "error", urn: "urn:pulumi:dev::cartie-platform::pulumi:pulumi:Stack::cartie-platform-dev", message: "update failed" } };
+        const summary = summarizeEvents([failed, error, closing]);
+        assert.deepEqual(summary.failed, ["db-ready"]);
+        assert.deepEqual(summary.errors, [{ resource: "db-ready", message: "the database is not healthy\n  db container cartie-dev-db is unhealthy" }]);
     });
 });

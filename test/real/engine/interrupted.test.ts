@@ -12,6 +12,7 @@
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseMarker, RUN_VARIABLE } from "../../../lib/restore/leftovers";
 import { listProcesses } from "../../../lib/restore/procfs";
@@ -46,7 +47,8 @@ describe("real engine: npm run restore killed at any point, then npm run restore
     const restore = async (): Promise<string> => {
         const r = start();
         const code = await r.done;
-        assert.equal(code, 0, `npm run restore failed (exit ${code}):\n${r.output().slice(-6000)}`);
+        fs.writeFileSync(path.join(os.tmpdir(), `cartie-interrupted-${stack}.log`), r.output());
+        assert.equal(code, 0, `npm run restore failed (exit ${code}); its whole output is in ${path.join(os.tmpdir(), `cartie-interrupted-${stack}.log`)}:\n${r.output().slice(-6000)}`);
         return r.output();
     };
     /** SIGKILL to the restore's whole process group; Pulumi's plugins have groups of their own and survive, as after a real kill. */
@@ -111,7 +113,8 @@ describe("real engine: npm run restore killed at any point, then npm run restore
 
     it("killed during the first image build: the next restore clears the lock, ends what the killed run left, and converges", async () => {
         const first = start();
-        await waitFor("the api image build", () => Promise.resolve(/Image api-image creating|Building your image/.test(first.output()) ? true : undefined), 300_000, 200);
+        // The engine announced the api image's create (its build runs from then on, seconds even from the layer cache).
+        await waitFor("the api image build", () => Promise.resolve(/docker:index\/image:Image::api-image\]/.test(first.output()) ? true : undefined), 600_000, 100);
         await sleep(1500);
         await kill(first);
         const left = markedProcesses();

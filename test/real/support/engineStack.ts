@@ -64,6 +64,9 @@ export interface Change {
     name: string;
     /** Inputs that changed (the engine's diff keys), when it said. */
     diffs: string[];
+    /** When the engine started the step and when it reported its outputs (epoch ms, as the events arrived). */
+    startedAt: number;
+    endedAt?: number;
 }
 
 export interface EngineRun {
@@ -77,8 +80,9 @@ export interface EngineRun {
     diagnostics: Array<{ severity: string; message: string; urn?: string }>;
     stdout: string;
     stderr: string;
-    /** Milliseconds the command took. */
+    /** Milliseconds the command took, and when it started (epoch ms). */
     ms: number;
+    startedAt: number;
 }
 
 /** `pulumi up`/`preview`/`destroy` failed: what it printed and which resources failed. */
@@ -109,10 +113,16 @@ class EventLog {
     private readonly types = new Map<string, string>();
 
     onEvent = (e: EngineEvent): void => {
+        const now = Date.now();
         const pre = e.resourcePreEvent?.metadata;
         if (pre) {
             this.types.set(pre.urn, pre.type);
-            this.steps.push({ op: pre.op, urn: pre.urn, type: pre.type, name: nameOfUrn(pre.urn), diffs: pre.diffs ?? [] });
+            this.steps.push({ op: pre.op, urn: pre.urn, type: pre.type, name: nameOfUrn(pre.urn), diffs: pre.diffs ?? [], startedAt: now });
+        }
+        const done = e.resOutputsEvent?.metadata;
+        if (done) {
+            const step = [...this.steps].reverse().find((x) => x.urn === done.urn && x.op === done.op && x.endedAt === undefined);
+            if (step) step.endedAt = now;
         }
         const failed = e.resOpFailedEvent?.metadata;
         if (failed) this.failures.push({ name: nameOfUrn(failed.urn), type: failed.type, message: "" });
@@ -128,9 +138,9 @@ class EventLog {
         }
     };
 
-    result(stdout: string, stderr: string, ms: number): EngineRun {
+    result(stdout: string, stderr: string, startedAt: number): EngineRun {
         const failures = this.failures.map((f) => ({ ...f, message: f.message || "(no message)" }));
-        return { steps: this.steps, changes: this.steps.filter((s) => !QUIET_OPS.has(s.op)), failures, diagnostics: this.diagnostics, stdout, stderr, ms };
+        return { steps: this.steps, changes: this.steps.filter((s) => !QUIET_OPS.has(s.op)), failures, diagnostics: this.diagnostics, stdout, stderr, ms: Date.now() - startedAt, startedAt };
     }
 }
 
@@ -257,10 +267,10 @@ export class EngineStack {
         const started = Date.now();
         try {
             const r = await fn(log, out);
-            return log.result(r.stdout, r.stderr, Date.now() - started);
+            return log.result(r.stdout, r.stderr, started);
         } catch (err) {
             const e = err as Error & { stdout?: string; stderr?: string };
-            throw new EngineFailed(name, log.result(e.stdout ?? out.stdout, e.stderr ?? out.stderr, Date.now() - started), e.message);
+            throw new EngineFailed(name, log.result(e.stdout ?? out.stdout, e.stderr ?? out.stderr, started), e.message);
         }
     }
 
