@@ -27,8 +27,9 @@ export interface PlatformOutputs {
 
 /**
  * The whole program: validate config, schema.prisma against the migrations, and build contexts
- * (before any resource is registered), then declare the platform. Config and guard errors surface as one readable RunError. `daemon`
- * says which Docker API the inputs are written for; unset, the daemon itself is asked.
+ * (before any resource is registered), then declare the platform. Config and guard errors
+ * surface as one readable RunError. `daemon` says which Docker API the inputs are written for;
+ * unset, the daemon itself is asked.
  */
 export function platformProgram(projectDir: string = process.cwd(), opts: { daemon?: DockerDaemon; modelCheck?: boolean } = {}): PlatformOutputs {
     let platform: CartiePlatform;
