@@ -38,7 +38,7 @@ export interface GuardOptions {
 }
 
 /** Throws ModelDriftError when schema.prisma and the migrations disagree; logs why when it cannot tell. */
-export function guardModel(cfg: PlatformConfig, o: GuardOptions): ModelCheck | undefined {
+export function guardModel(cfg: Pick<PlatformConfig, "appRoot" | "appRootAbs" | "namePrefix" | "postgresImage">, o: GuardOptions): ModelCheck | undefined {
     const apiDir = path.join(cfg.appRootAbs, "apps/api");
     const display = path.posix.join(cfg.appRoot, "apps/api");
     const schemaFile = path.join(apiDir, "prisma", "schema.prisma");
