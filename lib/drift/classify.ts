@@ -228,7 +228,21 @@ function read(d: Difference, ctx: ClassifyContext): Reading {
     }
 }
 
+/** What in the migrations' schema depends on a column the live database lacks (why it must be restored, not dropped). */
+function dependentsOf(d: Difference, ctx: ClassifyContext): string | undefined {
+    const uses: string[] = [];
+    for (const t of ctx.expected.tables) {
+        for (const ix of t.indexes) if (t.name === d.table && ix.columns.includes(d.name)) uses.push(`index ${ix.name}`);
+        for (const fk of t.foreignKeys) {
+            if ((t.name === d.table && fk.columns.includes(d.name)) || (fk.refTable === d.table && fk.refColumns.includes(d.name))) uses.push(`foreign key ${fk.name}`);
+        }
+    }
+    for (const v of ctx.expected.views) if (new RegExp(`\\b${d.name}\\b`).test(v.definition)) uses.push(`view ${v.name}`);
+    return uses.length > 0 ? `the migrations' ${[...new Set(uses)].join(", ")} use${uses.length === 1 ? "s" : ""} it` : undefined;
+}
+
 function dataOf(d: Difference, ctx: ClassifyContext): string | undefined {
+    if (d.kind === "column" && d.change === "missing") return dependentsOf(d, ctx);
     const data = ctx.data;
     if (!data) return undefined;
     if (d.kind === "table") return count(data.tableRows[d.liveName ?? d.name], "row", "rows");

@@ -33,6 +33,12 @@ describe("drift: what each difference means for the api", () => {
         assert.equal(f.direction, "restore");
         assert.equal(f.restoreSql, `ALTER TABLE "users" ADD COLUMN "role" text DEFAULT 'user'::text NOT NULL;`);
         assert.match(f.fix, /never record it as a drop/);
+
+        // A missing column other things of the migrations use says so.
+        const noUserId = clone(sample());
+        table(noUserId, "sessions").columns = table(noUserId, "sessions").columns.filter((c) => c.name !== "userId");
+        const [g] = classifyAll(diffSchemas(sample(), noUserId), { expected: sample(), live: noUserId, model }).filter((x) => x.kind === "column");
+        assert.equal(g.data, "the migrations' index sessions_userId_idx, foreign key sessions_userId_fkey use it");
     });
 
     it("a missing unique index is an error (the api's lookups by @unique), a plain one a warning (slower reads)", () => {
