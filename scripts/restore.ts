@@ -6,7 +6,7 @@
  * 2. Docker answers;
  * 3. an interrupted earlier restore is finished safely (lib/restore/): a stack lock whose process
  *    is gone on this host is cleared, its leftover processes are ended, a migration it started is
- *    waited for, resources it was creating are imported or forgotten;
+ *    waited for, what it was creating is removed and created again;
  * 4. the stack is selected or created, secrets generated into .env on the very first run;
  * 5. `pulumi up --diff` through the Automation API (at a terminal the preview first, then a
  *    question), then what changed, in a few lines from the engine's own events.
@@ -75,11 +75,20 @@ async function endProcesses(pids: number[], graceMs = 10_000): Promise<void> {
             return false;
         }
     };
-    for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGTERM");
+    const signal = (pid: number, sig: NodeJS.Signals): void => {
+        try {
+            process.kill(pid, sig);
+        } catch {
+            // gone meanwhile
+        }
+    };
+    for (const pid of pids) signal(pid, "SIGTERM");
     const until = Date.now() + graceMs;
     while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-    for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
-    while (pids.some(alive)) await new Promise((r) => setTimeout(r, 100));
+    for (const pid of pids.filter(alive)) signal(pid, "SIGKILL");
+    // A killed orphan stays a zombie until init reaps it: a few seconds at most, then it is no process of ours to wait for.
+    const reaped = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Step 3: what an interrupted earlier restore of this stack left, made safe before this one starts. */

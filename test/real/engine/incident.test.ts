@@ -1,6 +1,7 @@
 /**
  * The incident's host, reproduced on a running stack of the program and repaired by the real engine:
- * the api crash-looping on a stale image (its code expects table `User`, the database has `users`),
+ * the api on a stale image (its code expects table `User`, the database has `users`: Prisma's P2021
+ * on every query, so it never gets healthy; the incident's own build crash-looped on it),
  * the superadmin secret missing from config, the web container removed by hand, so the proxy answers
  * 502. `pulumi preview` first refuses the missing secret, naming it and the fix, changing nothing;
  * with the secret back it lists exactly the resources that are off; one `pulumi up` makes the host
@@ -16,7 +17,7 @@ import { EngineFailed, EngineStack, describeChanges } from "../support/engineSta
 import { API_DIR, BASE, buildImage, copyApp } from "../support/sample";
 import { Cleanup, httpGet, sleep, waitFor } from "../support/run";
 
-describe("real engine: the incident host (stale api crash loop, missing secret, web removed, 502) is repaired by one pulumi up", function () {
+describe("real engine: the incident host (api on a stale image, missing secret, web removed, 502) is repaired by one pulumi up", function () {
     const cleanup = new Cleanup();
     let s: EngineStack;
     let stale = "";
@@ -34,7 +35,7 @@ describe("real engine: the incident host (stale api crash loop, missing secret, 
         await s.up();
         await writeUsers(`${s.prefix}-db`, "incident", 200);
 
-        // The incident: someone ran a stale build in the api's place (same name, labels and environment) ...
+        // The incident: a stale build runs in the api's place (same name, labels and environment) ...
         const engine = new Docker();
         const live = await engine.getContainer(await s.containerName("api")).inspect();
         await engine.getContainer(live.Id).remove({ force: true });
@@ -47,16 +48,28 @@ describe("real engine: the incident host (stale api crash loop, missing secret, 
             HostConfig: { NetworkMode: `${s.prefix}-net`, RestartPolicy: { Name: "unless-stopped" } },
         });
         await c.start();
-        await waitFor("the stale api's crash loop", async () => ((await c.inspect()).RestartCount >= 1 ? true : undefined), 120_000, 500);
+        await waitFor(
+            "the stale api failing on the missing table",
+            async () => {
+                const logs = await c.logs({ stdout: true, stderr: true, tail: 50 });
+                return /The table `public\.User` does not exist|P2021/.test(logs.toString()) ? true : undefined;
+            },
+            180_000,
+            1000,
+        );
         // ... removed the web container by hand, and lost the superadmin's secret.
         await engine.getContainer(await s.containerName("web")).remove({ force: true });
         await s.removeConfig(["cartie:seedSuperadminPassword"]);
     });
     after(() => cleanup.run());
 
-    it("the host is broken as the incident's was: / answers 502, /api/health does not answer 200", async () => {
+    /** The superadmin's login through the proxy: what a person notices first when the api runs stale code. */
+    const login = async (): Promise<number> =>
+        (await fetch(`${s.baseUrl}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "admin@cartie.test", password: s.secrets.seedSuperadminPassword }) })).status;
+
+    it("the host is broken as the incident's was: / answers 502 and the superadmin cannot log in (the stale api's query fails)", async () => {
         assert.equal((await httpGet(`${s.baseUrl}/`))?.status, 502);
-        assert.notEqual((await httpGet(`${s.baseUrl}/api/health`))?.status, 200);
+        assert.equal(await login(), 500);
     });
 
     it("`pulumi preview` refuses the missing secret first, naming it and the fix, with nothing changed", async () => {
@@ -77,9 +90,10 @@ describe("real engine: the incident host (stale api crash loop, missing secret, 
         assert.deepEqual(changes, [`create ${s.prefix}-api`, `create ${s.prefix}-web`, "replace verification", "update release"], describeChanges(preview));
     });
 
-    it("one `pulumi up` makes it healthy: / and /api/health answer 200, the stale container is retired, every row is there, nothing is left to change", async () => {
+    it("one `pulumi up` makes it healthy: / and /api/health answer 200, the superadmin logs in, the stale container is retired, every row is there, nothing is left to change", async () => {
         await s.up();
         for (const p of ["/", "/api/health"]) assert.equal((await httpGet(`${s.baseUrl}${p}`))?.status, 200, p);
+        assert.equal(await login(), 200, "the superadmin still cannot log in");
         const api = await s.hostContainers("api");
         assert.deepEqual(api, [await s.containerName("api")], `api containers left: ${api.join(", ")}`);
         const images = await Promise.all(api.map(async (n) => (await new Docker().getContainer(n).inspect()).Config.Image));
