@@ -4,6 +4,7 @@ import { BuildContextError } from "../lib/build/context";
 import { loadPlatformConfig } from "../lib/config/stack";
 import { CartiePlatform } from "./platform";
 import { DockerDaemon, detectDaemon } from "../lib/docker/daemon";
+import { ModelDriftError, guardModel } from "../lib/drift/programCheck";
 
 /** The daemon `docker:host` (or DOCKER_HOST) names; a guess is said in preview and up, so nobody wonders. */
 async function askDaemon(): Promise<DockerDaemon> {
@@ -25,16 +26,23 @@ export interface PlatformOutputs {
 }
 
 /**
- * The whole program: validate config and build contexts (before any resource is registered),
- * then declare the platform. Config and guard errors surface as one readable RunError. `daemon`
- * says which Docker API the inputs are written for; unset, the daemon itself is asked.
+ * The whole program: validate config, schema.prisma against the migrations, and build contexts
+ * (before any resource is registered), then declare the platform. Config and guard errors
+ * surface as one readable RunError. `daemon` says which Docker API the inputs are written for;
+ * unset, the daemon itself is asked.
  */
-export function platformProgram(projectDir: string = process.cwd(), opts: { daemon?: DockerDaemon } = {}): PlatformOutputs {
+export function platformProgram(projectDir: string = process.cwd(), opts: { daemon?: DockerDaemon; modelCheck?: boolean } = {}): PlatformOutputs {
     let platform: CartiePlatform;
     try {
-        platform = new CartiePlatform("cartie", { config: loadPlatformConfig(projectDir), daemon: opts.daemon ?? askDaemon() });
+        const config = loadPlatformConfig(projectDir);
+        // schema.prisma against the migrations (lib/drift/programCheck.ts), before any image is built. It runs
+        // Prisma in throwaway containers, so only under a real engine (whose language host sets
+        // PULUMI_NODEJS_MONITOR: @pulumi/pulumi 3.248 cmd/run/index.js), not under the unit tests' mocks.
+        if (opts.modelCheck ?? process.env.PULUMI_NODEJS_MONITOR !== undefined)
+            guardModel(config, { projectDir, info: (m) => void pulumi.log.info(m), warn: (m) => void pulumi.log.warn(m) });
+        platform = new CartiePlatform("cartie", { config, daemon: opts.daemon ?? askDaemon() });
     } catch (err) {
-        if (err instanceof ConfigError || err instanceof BuildContextError) throw new pulumi.RunError(err.message);
+        if (err instanceof ConfigError || err instanceof BuildContextError || err instanceof ModelDriftError) throw new pulumi.RunError(err.message);
         throw err;
     }
     return {

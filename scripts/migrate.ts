@@ -1,7 +1,9 @@
 /**
  * Run by the Migration command resource (`pulumi up`), never by hand on a guess: reads the live
- * database, plans forward-only steps and, when they change anything, takes and verifies a backup
- * first (lib/backup), then runs them with the api image's Prisma CLI.
+ * database, plans forward-only steps, checks the live schema against the migrations (lib/drift:
+ * it stops here when the live schema differs in a way the pending migrations do not fix) and,
+ * when the steps change anything, takes and verifies a backup first (lib/backup), then runs them
+ * with the api image's Prisma CLI and checks the live schema once more.
  * Inputs come from the environment the resource sets; the password is read from the db-secrets
  * volume into memory (it is not an input, so rotating it does not re-run the migration); every
  * line printed is masked.
@@ -17,6 +19,10 @@ import { backupBeforeMigration } from "../lib/backup/store";
 import { LABELS } from "../lib/labels";
 import { RUN_LABEL, RUN_VARIABLE } from "../lib/restore/leftovers";
 import { preMigrationBackup } from "../lib/backup/take";
+import { driftHooks } from "../lib/drift/migrationStep";
+import { dockerDriftTarget } from "../lib/drift/dockerTarget";
+import { readMigrations } from "../lib/drift/files";
+import { parsePrismaSchema } from "../lib/drift/prismaSchema";
 import { requireEnv } from "./env";
 
 const need = (name: string): string => requireEnv(name, "cartie:platform:Migration");
@@ -62,8 +68,12 @@ async function main(): Promise<void> {
         dbName,
         labels,
     });
+    // The live-drift check (lib/drift): before anything changes, and after the Prisma commands ran.
+    const schemaFile = path.join(migrationsDir, "..", "schema.prisma");
+    const model = fs.existsSync(schemaFile) ? parsePrismaSchema(fs.readFileSync(schemaFile, "utf8")) : undefined;
+    const drift = driftHooks(dockerDriftTarget({ container: dbContainer, user: dbUser, database: dbName }), readMigrations(migrationsDir), model);
     try {
-        const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl], { beforeChanges, backupBefore });
+        const { log } = await runMigrations(target, local, need("CARTIE_MIGRATION_BASELINE"), [password, databaseUrl], { beforeChanges, backupBefore, ...drift });
         for (const line of log) console.log(line);
     } catch (err) {
         const log = err instanceof MigrationError ? err.log : [];

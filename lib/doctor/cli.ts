@@ -4,7 +4,7 @@ import { DoctorInputError } from "./errors";
 import { renderJson, renderText } from "./render";
 import { DoctorOptions, runDoctor } from "./run";
 
-export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--only-stack] [--json] [--tail N] [--logs N] [--no-db] [--cwd DIR]
+export const USAGE = `usage: npm run doctor -- [--stack NAME] [--legacy COMPOSE_PROJECT] [-c cartie:key=value]... [--only-stack] [--json] [--tail N] [--logs N] [--no-db] [--no-drift] [--cwd DIR]
   Reads the Docker host (DOCKER_HOST is honoured) and says what is wrong and what \`pulumi up\` does about it.
   With no --legacy it looks at the whole host: the stack's containers, a compose project that looks like the platform,
   and whatever publishes the platform's port; --only-stack looks at the stack's (and a named project's) containers only.
@@ -46,6 +46,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         logLines: v.logs === undefined ? 5 : count(v.logs, "--logs"),
         json: v.json ?? false,
         noDb: v["no-db"],
+        noDrift: v["no-drift"],
         onlyStack: v["only-stack"],
         help: v.help ?? false,
     };
@@ -62,6 +63,7 @@ function parseCli(argv: string[]) {
         options: {
             json: { type: "boolean" },
             "no-db": { type: "boolean" },
+            "no-drift": { type: "boolean" },
             "only-stack": { type: "boolean" },
             help: { type: "boolean", short: "h" },
             stack: { type: "string", short: "s" },

@@ -2,6 +2,7 @@
 import { ContainerFacts, DoctorReport, Finding } from "./types";
 import { renderBackupStatus } from "./backups";
 import { renderCertificates } from "./certificates";
+import { renderDrift } from "./drift";
 
 export function formatDuration(seconds: number | undefined): string {
     if (seconds === undefined) return "-";
@@ -80,6 +81,7 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
         report.findings.forEach((f, i) => {
             out.push(`${String(i + 1).padStart(2)}. [${f.severity}] ${f.code}${f.container ? ` ${f.container}` : ""}`);
             out.push(`    cause:     ${f.cause}`);
+            if (f.api) out.push(`    means:     ${f.api}`);
             out.push(`    fix:       ${f.fix}`);
             out.push(`    pulumi up: ${f.pulumiUp}`);
             if (f.evidence) out.push(`    evidence:  ${f.evidence}`);
@@ -93,6 +95,10 @@ export function renderText(report: DoctorReport, opts: { logLines?: number } = {
         out.push(
             `Migrations: applied ${m.applied.length} [${m.applied.join(", ")}], pending ${m.pending.length} [${m.pending.join(", ")}], failed ${m.failed.length} [${m.failed.join(", ")}], unknown ${m.unknown.length} [${m.unknown.join(", ")}]; baseline needed: ${m.baselineNeeded ? "yes" : "no"}; tables: ${m.appTables.join(", ") || "none"}`,
         );
+    }
+    if (report.drift) {
+        out.push("");
+        out.push(renderDrift(report.drift));
     }
     if (report.backups) {
         out.push("");

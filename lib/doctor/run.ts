@@ -8,7 +8,10 @@ import { ProxyCertificates, withCertificates } from "./certificates";
 import { readProxyCertificates } from "./certificateReader";
 import { diagnose } from "./classify";
 import { apiLikeComposeContainers, discover } from "./discover";
-import { connectDocker, dockerEndpoint, listHost, probeProxy, readContainer, readDb, readWebBundle, runsPrisma } from "./dockerReader";
+import { connectDocker, dockerEndpoint, envValue, listHost, probeProxy, readContainer, readDb, readWebBundle, runsPrisma } from "./dockerReader";
+import { withDrift } from "./drift";
+import { inspectDrift, sourceOf } from "../drift/host";
+import { DB_NAME, DB_USER } from "../env";
 import { DoctorInputError } from "./errors";
 import { computeExpected, loadDoctorConfig } from "./source";
 import { ContainerFacts, DbFacts, DoctorReport, ProbeResult, WebBundleFacts } from "./types";
@@ -26,6 +29,8 @@ export interface DoctorOptions {
     onlyStack?: boolean;
     /** Skip the database inspection. */
     noDb?: boolean;
+    /** Skip both schema drift checks (lib/drift). */
+    noDrift?: boolean;
 }
 
 export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
@@ -93,5 +98,16 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     const discovery = { legacySource: found.legacySource, candidates: found.candidates, otherStacks: found.otherStacks, hostContainers: found.hostContainers, port, endpoint: dockerEndpoint() };
     const report = diagnose({ stack: o.stack, legacyProject: legacy, discovery, containers, expected, db, webBundle, probes, configProblems: conf.problems, notes });
     const backupDir = path.resolve(o.projectDir, conf.cfg?.backup.dir ?? BACKUP_DEFAULTS.dir);
-    return withBackupStatus(withCertificates(report, certificates, now), readBackupStatus(backupDir, [conf.cfg?.namePrefix ?? `cartie-${o.stack}`, ...(legacy ? [legacy] : [])]));
+    let full = withBackupStatus(withCertificates(report, certificates, now), readBackupStatus(backupDir, [conf.cfg?.namePrefix ?? `cartie-${o.stack}`, ...(legacy ? [legacy] : [])]));
+    if (conf.cfg && !o.noDrift) {
+        // Both drift checks (lib/drift) on the database read above, Prisma through `docker exec` in a running api: no container is started.
+        const env = dbC?.info.Config.Env ?? [];
+        const user = envValue(env, "POSTGRES_USER") || DB_USER;
+        const liveDb = dbC && db?.state && !db.error ? { container: dbC.facts.name, user, database: envValue(env, "POSTGRES_DB") || envValue(env, "POSTGRES_USER") || DB_NAME } : o.noDb ? "database not inspected (--no-db)" : (db?.error ?? "no running db container");
+        const api = pick("api");
+        const running = api && api.facts.state === "running" ? api.facts.name : undefined;
+        const drift = await inspectDrift(sourceOf(conf.cfg, path.resolve(o.projectDir), o.stack, conf.project), { db: liveDb, model: { exec: running } });
+        full = withDrift(full, drift.report);
+    }
+    return full;
 }

@@ -1,5 +1,6 @@
 import type { DoctorBackups } from "./backups";
 import type { ProxyCertificates } from "./certificates";
+import type { DoctorDrift } from "./drift";
 import { ConfigProblem } from "../config";
 import { DatabaseState } from "../migration/plan";
 
@@ -132,7 +133,9 @@ export type FindingCode =
     | "SUPERSEDED"
     | "CERT_NOT_ISSUED"
     | "CERT_EXPIRED"
-    | "CERT_EXPIRING";
+    | "CERT_EXPIRING"
+    | "SCHEMA_DRIFT"
+    | "MODEL_DRIFT";
 
 /** A symptom reported under its cause rather than as a finding of its own. */
 export interface Consequence {
@@ -162,6 +165,10 @@ export interface Finding {
     reading?: string;
     /** What this cause leads to (the restart loop, with its count). */
     consequences?: Consequence[];
+    /** What it means for the api (SCHEMA_DRIFT, MODEL_DRIFT). */
+    api?: string;
+    /** SCHEMA_DRIFT: which difference, in lib/drift's terms (its stable code, e.g. DRIFT_COLUMN_EXTRA). */
+    drift?: { code: string; kind: string; change: string; table?: string; name: string; liveName?: string; detail: string; restoreSql?: string };
 }
 
 export interface MigrationSummary {
@@ -193,4 +200,6 @@ export interface DoctorReport {
     backups?: DoctorBackups;
     /** The TLS certificates of the stack's proxy, when its tls label is acme or internal (lib/doctor/certificates.ts). */
     certificates?: ProxyCertificates[];
+    /** Both schema drift checks (lib/doctor/drift.ts): what was compared and whether each ran. */
+    drift?: DoctorDrift;
 }

@@ -1,4 +1,4 @@
-import { BackupRef, DatabaseState, HISTORY_QUERY, MigrationPlan, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
+import { BackupRef, DatabaseState, HISTORY_QUERY, MigrationPlan, MigrationStep, STATE_QUERY, parseStateRows, planMigrations, prismaArgs } from "./plan";
 import { maskSecrets } from "../env";
 
 /** Where migrations run: how to query the database and how to run the Prisma CLI of the api. */
@@ -42,7 +42,21 @@ export async function readDatabaseState(target: MigrationTarget): Promise<Databa
 
 export type ChangingPlan = Extract<MigrationPlan, { ok: true }>;
 
+/** What the schema check (lib/drift) found before anything changed. */
+export interface SchemaCheckResult {
+    /** Pending migrations the live database already has (drift fixes): marked applied, never run. */
+    alreadyApplied: string[];
+}
+
 export interface MigrationHooks {
+    /**
+     * Runs once after planning, before anything changes (before `beforeChanges`), with the
+     * migrations the live database has applied or is taken to have (the baseline of a database
+     * without history): the live-drift check. Throwing stops the migration with nothing changed.
+     */
+    checkSchema?: (applied: string[], plan: ChangingPlan, log: (line: string) => void) => Promise<SchemaCheckResult>;
+    /** Runs after the last Prisma command of a plan that changed something; throwing fails the step. */
+    afterChanges?: (log: (line: string) => void) => Promise<void>;
     /**
      * Runs once after planning and before the first Prisma command, only when the plan changes
      * the schema or the history (the pre-migration backup). Throwing stops the migration with
@@ -62,10 +76,22 @@ export async function runMigrations(target: MigrationTarget, local: string[], ba
     const log: string[] = [];
     const state = await readDatabaseState(target);
     log.push(`database: ${state.appTables.length} app table(s), ${state.hasHistoryTable ? `${state.history.length} migration(s) in history` : "no migration history"}`);
-    const plan = planMigrations(state, local, baseline, hooks.backupBefore);
-    if (!plan.ok) {
-        log.push(`refused: ${plan.error}`, `recovery: ${plan.recovery}`);
-        throw new MigrationError(`migration refused (${plan.code}): ${plan.error}\nrecovery: ${plan.recovery}`, log);
+    const planned = planMigrations(state, local, baseline, hooks.backupBefore);
+    if (!planned.ok) {
+        log.push(`refused: ${planned.error}`, `recovery: ${planned.recovery}`);
+        throw new MigrationError(`migration refused (${planned.code}): ${planned.error}\nrecovery: ${planned.recovery}`, log);
+    }
+    let plan = planned;
+    if (hooks.checkSchema) {
+        let checked: SchemaCheckResult;
+        try {
+            checked = await hooks.checkSchema(appliedOrAssumed(state, planned, local), planned, (line) => log.push(mask(line)));
+        } catch (err) {
+            const why = mask((err as Error).message);
+            log.push(`refused: ${why}`);
+            throw new MigrationError(`migration refused (SCHEMA_DRIFT): ${why}`, log);
+        }
+        plan = markApplied(planned, checked.alreadyApplied);
     }
     log.push(`plan: ${plan.summary}`);
     if (plan.steps.length > 0 && hooks.beforeChanges) {
@@ -92,6 +118,45 @@ export async function runMigrations(target: MigrationTarget, local: string[], ba
             throw new MigrationError(`prisma ${args.join(" ")} failed (exit ${code})${failedName ? ` in migration ${failedName}` : ""}\nrecovery: ${recovery}`, log);
         }
     }
+    if (plan.steps.length > 0 && hooks.afterChanges) {
+        try {
+            await hooks.afterChanges((line) => log.push(mask(line)));
+        } catch (err) {
+            const why = mask((err as Error).message);
+            log.push(`refused: ${why}`);
+            throw new MigrationError(`migration ran, but ${why}`, log);
+        }
+    }
     log.push(plan.steps.length === 0 ? "done: nothing to apply" : "done: database is current");
     return { plan, log };
+}
+
+/** Migrations the live database has applied, or is taken to have once the plan's baseline resolve ran. */
+export function appliedOrAssumed(state: DatabaseState, plan: ChangingPlan, local: string[]): string[] {
+    const applied = new Set(state.history.filter((m) => m.finished && !m.rolledBack).map((m) => m.name));
+    for (const step of plan.steps) if (step.kind === "resolve-applied") for (const n of local) if (n <= step.migration) applied.add(n);
+    return [...local].sort().filter((n) => applied.has(n));
+}
+
+/**
+ * The plan with pending migrations the live database already has marked applied instead of run
+ * (a drift fix written by `npm run drift -- --propose`, once the check saw the live schema match).
+ */
+export function markApplied(plan: ChangingPlan, names: string[]): ChangingPlan {
+    if (names.length === 0) return plan;
+    const marked = new Set(names);
+    const steps: MigrationStep[] = [];
+    for (const s of plan.steps) {
+        if (s.kind !== "deploy") {
+            steps.push(s);
+            continue;
+        }
+        for (const n of s.pending.filter((p) => marked.has(p))) steps.push({ kind: "resolve-applied", migration: n, why: "the live database already has what it records (drift check: the live schema matches the migrations up to it)" });
+        const rest = s.pending.filter((p) => !marked.has(p));
+        if (rest.length > 0) steps.push({ kind: "deploy", pending: rest });
+    }
+    const summary = steps
+        .map((s) => (s.kind === "resolve-applied" ? `mark ${s.migration} as applied: ${s.why}` : `apply ${s.pending.length} pending migration(s): ${s.pending.join(", ")}`))
+        .join("; then ");
+    return { ok: true, steps, summary };
 }
