@@ -3,6 +3,9 @@ import * as path from "node:path";
 import { z } from "zod";
 import { BACKUP_DEFAULTS, BackupSettings, parseSwitch, retentionProblem } from "../backup/settings";
 import { TlsSettings, derivedPublicUrl, parseTls, tlsUrlProblems } from "./tls";
+import { ConfigProblem } from "./problem";
+
+export type { ConfigProblem } from "./problem";
 
 export type { TlsMode, TlsSettings } from "./tls";
 
@@ -60,12 +63,6 @@ export interface PlatformConfig {
     /** How the proxy serves its public side: HTTPS for `domains`, or plain HTTP (`lib/config/tls.ts`). */
     tls: TlsSettings;
     secrets: SecretValues;
-}
-
-export interface ConfigProblem {
-    key: string;
-    problem: string;
-    fix: string;
 }
 
 export class ConfigError extends Error {

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import type { HttpsSite } from "../proxy/caddyfile";
-import type { ConfigProblem } from "./index";
+import type { ConfigProblem } from "./problem";
 
 /**
  * How the proxy serves its public side: `cartie:domain`, `cartie:tls`, `cartie:acmeEmail`,
