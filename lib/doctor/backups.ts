@@ -2,17 +2,9 @@
 import * as path from "node:path";
 import { completeBackups, humanBytes, totalRows } from "../backup/manifest";
 import { readManifests, sizeIn } from "../backup/store";
-import { DoctorReport } from "./types";
+import { BackupStatus, DoctorBackups, DoctorReport } from "./types";
 
-export interface BackupStatus {
-    dir: string;
-    newest?: { file: string; reason: string; takenAt: string; bytes: number; rows: number };
-}
-
-export interface DoctorBackups extends BackupStatus {
-    /** Set when there is no complete backup. */
-    warning?: string;
-}
+export type { BackupStatus, DoctorBackups } from "./types";
 
 /** The newest complete backup of any of `projects` (the stack's, and a legacy project's taken by the takeover). */
 export function readBackupStatus(dir: string, projects: string[]): BackupStatus {

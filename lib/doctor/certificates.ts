@@ -7,7 +7,9 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { sortFindings } from "./classify";
-import { DoctorReport, Finding } from "./types";
+import { CertificateFacts, DoctorReport, Finding, ProxyCertificates } from "./types";
+
+export type { CertificateFacts, ProxyCertificates, TlsMode } from "./types";
 
 /** Caddy's data directory inside the proxy (the `<prefix>-caddy-data` volume) and where it keeps certificates. */
 export const CADDY_DATA_DIR = "/data";
@@ -16,37 +18,6 @@ export const CADDY_CERT_DIR = `${CADDY_DATA_DIR}/caddy/certificates`;
 const DAY_MS = 86_400_000;
 /** Long-lived certificates (Let's Encrypt's 90 days) are renewed 30 days ahead: 14 days left means renewal has failed for weeks. */
 export const EXPIRY_WARN_DAYS = 14;
-
-export type TlsMode = "acme" | "internal";
-
-export interface CertificateFacts {
-    /** Path inside the proxy, e.g. `/data/caddy/certificates/local/a.test/a.test.crt`. */
-    path: string;
-    /** The issuer's folder in Caddy's storage: `local` (tls internal), `acme-v02.api.letsencrypt.org-directory`… */
-    issuerDir: string;
-    /** DNS names and IP addresses of the subjectAltName. */
-    names: string[];
-    issuer: string;
-    serial: string;
-    notBefore: string;
-    notAfter: string;
-    /** Days until notAfter, one decimal (negative: expired). */
-    daysLeft: number;
-    /** The proxy's domains this certificate is valid for (X509Certificate.checkHost/checkIP). */
-    covers: string[];
-    error?: string;
-}
-
-/** What the doctor read from one proxy with TLS on. */
-export interface ProxyCertificates {
-    container: string;
-    mode: TlsMode;
-    /** The proxy's `domains` label. */
-    domains: string[];
-    certificates: CertificateFacts[];
-    /** Why the certificates could not be read (the proxy is down, no shell tools…). */
-    error?: string;
-}
 
 /** `a.example.org, b.example.org` (the domains label) → the names. */
 export function labelDomains(value: string | undefined): string[] {

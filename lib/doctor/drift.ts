@@ -6,13 +6,9 @@
 import { DriftFinding } from "../drift/classify";
 import { DriftReport } from "../drift/host";
 import { sortFindings } from "./classify";
-import { DoctorReport, Finding } from "./types";
+import { DoctorDrift, DoctorReport, Finding } from "./types";
 
-/** What the doctor tells about the two checks besides the findings. */
-export interface DoctorDrift {
-    live: { status: DriftReport["live"]["status"]; reason?: string; applied: string[]; pending: string[]; driftFixesPresent: string[] };
-    model: { status: DriftReport["model"]["status"]; reason?: string };
-}
+export type { DoctorDrift } from "./types";
 
 function cause(f: DriftFinding): string {
     switch (f.change) {

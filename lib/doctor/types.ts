@@ -1,6 +1,4 @@
-import type { DoctorBackups } from "./backups";
-import type { ProxyCertificates } from "./certificates";
-import type { DoctorDrift } from "./drift";
+import type { DriftReport } from "../drift/host";
 import { ConfigProblem } from "../config";
 import { DatabaseState } from "../migration/plan";
 
@@ -202,4 +200,54 @@ export interface DoctorReport {
     certificates?: ProxyCertificates[];
     /** Both schema drift checks (lib/doctor/drift.ts): what was compared and whether each ran. */
     drift?: DoctorDrift;
+}
+
+// The report parts the readers fill in (backups.ts, certificates.ts, drift.ts): defined here, below
+// them, so the readers and the report type do not import each other.
+
+export interface BackupStatus {
+    dir: string;
+    newest?: { file: string; reason: string; takenAt: string; bytes: number; rows: number };
+}
+
+export interface DoctorBackups extends BackupStatus {
+    /** Set when there is no complete backup. */
+    warning?: string;
+}
+
+export type TlsMode = "acme" | "internal";
+
+export interface CertificateFacts {
+    /** Path inside the proxy, e.g. `/data/caddy/certificates/local/a.test/a.test.crt`. */
+    path: string;
+    /** The issuer's folder in Caddy's storage: `local` (tls internal), `acme-v02.api.letsencrypt.org-directory`… */
+    issuerDir: string;
+    /** DNS names and IP addresses of the subjectAltName. */
+    names: string[];
+    issuer: string;
+    serial: string;
+    notBefore: string;
+    notAfter: string;
+    /** Days until notAfter, one decimal (negative: expired). */
+    daysLeft: number;
+    /** The proxy's domains this certificate is valid for (X509Certificate.checkHost/checkIP). */
+    covers: string[];
+    error?: string;
+}
+
+/** What the doctor read from one proxy with TLS on. */
+export interface ProxyCertificates {
+    container: string;
+    mode: TlsMode;
+    /** The proxy's `domains` label. */
+    domains: string[];
+    certificates: CertificateFacts[];
+    /** Why the certificates could not be read (the proxy is down, no shell tools…). */
+    error?: string;
+}
+
+/** What the doctor tells about the two checks besides the findings. */
+export interface DoctorDrift {
+    live: { status: DriftReport["live"]["status"]; reason?: string; applied: string[]; pending: string[]; driftFixesPresent: string[] };
+    model: { status: DriftReport["model"]["status"]; reason?: string };
 }
