@@ -26,7 +26,7 @@ import { pulumiDefaults } from "../lib/restore/defaults";
 import { describeLeftover, findLeftovers, formatMarker, isOrphanedRun, OwnerAlive, RUN_LABEL, RUN_VARIABLE, RunMarker } from "../lib/restore/leftovers";
 import { judgeLock, stackLocks } from "../lib/restore/lock";
 import { PendingOperation, planPendingCreates } from "../lib/restore/pending";
-import { hasProcfs, listProcesses, processStart, startTicks } from "../lib/restore/procfs";
+import { hasProcfs, isRunning, listProcesses, processStart, startTicks } from "../lib/restore/procfs";
 import { LoggedEvent, summarizeEvents } from "../lib/restore/summary";
 
 const say = (line: string): void => void process.stderr.write(`cartie restore: ${line}\n`);
@@ -67,14 +67,7 @@ const ownerAlive: OwnerAlive = (m) => startTicks(m.pid) === m.startTicks;
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when every pid is gone. */
 async function endProcesses(pids: number[], graceMs = 10_000): Promise<void> {
-    const alive = (pid: number): boolean => {
-        try {
-            process.kill(pid, 0);
-            return true;
-        } catch {
-            return false;
-        }
-    };
+    const alive = isRunning;
     const signal = (pid: number, sig: NodeJS.Signals): void => {
         try {
             process.kill(pid, sig);
@@ -86,9 +79,9 @@ async function endProcesses(pids: number[], graceMs = 10_000): Promise<void> {
     const until = Date.now() + graceMs;
     while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     for (const pid of pids.filter(alive)) signal(pid, "SIGKILL");
-    // A killed orphan stays a zombie until init reaps it: a few seconds at most, then it is no process of ours to wait for.
-    const reaped = Date.now() + 5000;
-    while (pids.some(alive) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 100));
+    // SIGKILL takes effect at once; a zombie left behind counts as gone (isRunning).
+    const killed = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < killed) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Step 3: what an interrupted earlier restore of this stack left, made safe before this one starts. */

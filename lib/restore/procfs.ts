@@ -20,16 +20,26 @@ function bootTimeMs(): number | undefined {
     return bootMs;
 }
 
-/** Start ticks since boot (field 22 of /proc/<pid>/stat; the command in field 2 may hold spaces). */
+/**
+ * Start ticks since boot (field 22 of /proc/<pid>/stat; the command in field 2 may hold spaces),
+ * or undefined when there is no such process. A zombie (state Z, or X while it goes) counts as
+ * none: it has exited and holds nothing, it only waits for a parent to reap it, and some PID 1s
+ * never reap orphans (this machine's VM agent does not: a killed CLI stays Z for good, checked here
+ * with an orphaned `sleep`), so `kill(pid, 0)` would call it alive forever.
+ */
 export function startTicks(pid: number): number | undefined {
     try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (fields[0] === "Z" || fields[0] === "X") return undefined;
         return Number(fields[19]);
     } catch {
         return undefined;
     }
 }
+
+/** The process runs (it exists and is not a zombie). */
+export const isRunning = (pid: number): boolean => startTicks(pid) !== undefined;
 
 export function processStart(pid: number): Date | undefined {
     const ticks = startTicks(pid);
