@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# npm run test:real: the real suite in two phases, so it fits CI's budget on two cores.
+#   1. The files that read the whole host (the doctor's discovery of compose projects, other stacks
+#      and port publishers; the takeover of legacy compose hosts) run alone, one after another:
+#      another test's containers would be part of what they look at.
+#   2. Everything else is isolated by construction (unique stack names `cartie-real-<id>-…`, free
+#      ports, a state backend and project folder per stack) and runs CARTIE_REAL_JOBS files at once
+#      (mocha --parallel; default 3: the tests wait on Docker, Postgres and the engine far more
+#      than they compute).
+# Arguments are passed to both mocha runs (e.g. --grep). Exit status: non-zero if either failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+mocha=(npx mocha --config test/real/.mocharc.json)
+host_wide=('test/real/doctor/**/*.test.ts' 'test/real/takeover/**/*.test.ts')
+jobs="${CARTIE_REAL_JOBS:-3}"
+
+echo "=== real suite, phase 1 of 2: the files that read the whole host, alone"
+"${mocha[@]}" "$@" "${host_wide[@]}"
+rc1=$?
+
+echo "=== real suite, phase 2 of 2: the isolated files, $jobs at once"
+ignore=()
+for g in "${host_wide[@]}"; do ignore+=(--ignore "$g"); done
+"${mocha[@]}" --parallel --jobs "$jobs" "${ignore[@]}" "$@" 'test/real/**/*.test.ts'
+rc2=$?
+
+[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
