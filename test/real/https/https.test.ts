@@ -59,6 +59,10 @@ describe("real engine: HTTPS for a domain (tls internal, real Docker and Caddy 2
     it("pulumi up's verification checked https://<domain>/ and /api/health, pinned to 127.0.0.1 and trusting the proxy's internal root", async () => {
         assert.ok(namesOf(h.firstUp, "create").includes("verification"), describeChanges(h.firstUp));
         assert.deepEqual(h.firstUp.failures, []);
+        // What the engine ran it with: the published address (no DNS) and the internal CA's root, read from this proxy.
+        const command = (await h.stack.state()).resources.find((r) => r.type === "command:local:Command" && r.urn.endsWith("::verification") && !r.delete);
+        const env = command?.inputs?.environment as Record<string, unknown> | undefined;
+        assert.deepEqual([env?.CARTIE_VERIFY_CONNECT, env?.CARTIE_VERIFY_TLS, env?.CARTIE_VERIFY_PROXY], ["127.0.0.1", "internal", h.proxy], JSON.stringify(env));
         const verification = (await h.stack.outputs()).verification;
         assert.equal(typeof verification, "string", "the stack output verification is not the command's stdout");
         const raw = verification as string;
@@ -148,10 +152,12 @@ describe("real engine: HTTPS for a domain (tls internal, real Docker and Caddy 2
         }
     });
 
-    it("the certificates live in the caddy-data volume: the proxy removed and recreated from the program's inputs serves the same certificate (same serial) and issues none", async () => {
+    it("the certificates live in the caddy-data volume: the proxy removed by hand is created again by `pulumi up` (its refresh sees it gone) on the same volumes, serves the same certificate (same serial) and issues none", async () => {
         const mounts = JSON.parse(await dockerOk(["inspect", "--format", "{{json .Mounts}}", proxy])) as Array<{ Name: string; Destination: string }>;
         assert.deepEqual(mounts.map((m) => `${m.Name}:${m.Destination}`).sort(), [`${h.stack.prefix}-caddy-config:/config`, `${h.stack.prefix}-caddy-data:/data`]);
         const before = (await dockerOk(["inspect", "--format", "{{.Id}}", proxy])).trim();
+        const volumesCreated = async (): Promise<string> => dockerOk(["volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", `${h.stack.prefix}-caddy-data`, `${h.stack.prefix}-caddy-config`]);
+        const volumesBefore = await volumesCreated();
         // The first proxy did issue it (so the check on the recreated one below can fail).
         const firstLogs = await docker(["logs", proxy]);
         assert.match(`${firstLogs.stdout}${firstLogs.stderr}`, ISSUED, "the first proxy's logs do not show the issuance");
@@ -170,6 +176,7 @@ describe("real engine: HTTPS for a domain (tls internal, real Docker and Caddy 2
         assert.notEqual(after, before, "the proxy was not recreated");
         const mountsAfter = JSON.parse(await dockerOk(["inspect", "--format", "{{json .Mounts}}", proxy])) as Array<{ Name: string; Destination: string }>;
         assert.deepEqual(mountsAfter.map((m) => `${m.Name}:${m.Destination}`).sort(), [`${h.stack.prefix}-caddy-config:/config`, `${h.stack.prefix}-caddy-data:/data`]);
+        assert.equal(await volumesCreated(), volumesBefore, "a Caddy volume was created again");
 
         const r = await httpsGetPinned(h.domain, h.httpsPort, "/api/health", h.rootCaPem);
         assert.equal(r.status, 200);
