@@ -1,11 +1,13 @@
 /**
- * HTTPS for a real domain, proven on real Docker and Caddy 2.6 (`tls internal`, the domain
- * cartie.test resolved to 127.0.0.1 by the client: Node's servername/Host and curl --resolve, no
- * DNS): the platform deployed from the program's registered inputs through the engine stand-in
- * answers `https://<domain>/` and `/api/health` with a certificate for that name chained to the
- * root read from the proxy, redirects HTTP with 308, sends HSTS; a proxy removed and recreated from
- * the same inputs serves the same certificate without issuing one. The `acme` configuration cannot
- * reach a CA from here: its rendered Caddyfile is checked with the host's `caddy adapt`/`validate`.
+ * HTTPS for a real domain, proven on the real engine (`pulumi up` through the Automation API),
+ * real Docker and Caddy 2.6 (`tls internal`, the domain cartie.test resolved to 127.0.0.1 by the
+ * client: Node's servername/Host and curl --resolve, no DNS): `pulumi up`'s own verification checked
+ * `https://<domain>/` and `/api/health`; they answer 200 with a certificate for that name chained to
+ * the root read from the proxy, HTTP redirects with 308, HSTS is sent; `pulumi preview
+ * --expect-no-changes` right after the HTTPS up finds nothing to do; a proxy removed by hand is
+ * created again by the next `pulumi up` and serves the same certificate without issuing one. The
+ * `acme` configuration cannot reach a CA from here: its rendered Caddyfile is checked with the
+ * host's `caddy adapt`/`validate`.
  */
 import { strict as assert } from "node:assert";
 import { X509Certificate } from "node:crypto";
@@ -17,6 +19,7 @@ import { platformProgram } from "../../../components/program";
 import { INTERNAL_ROOT_PATH } from "../../../lib/proxy/caddyfile";
 import { makeProjectDir, runProgram, validStackConfig, TEST_DAEMON } from "../../support/mockRuntime";
 import { ARTIFACTS_DIR, TestBrowser } from "../support/browser";
+import { describeChanges, namesOf } from "../support/engineStack";
 import { HttpsStack, httpsGetPinned, startHttpsStack } from "../support/https";
 import { T } from "../support/program";
 import { Server, docker, dockerOk, exec, execLikeCommandResource, freePort, waitFor } from "../support/run";
@@ -36,29 +39,45 @@ function plainGet(port: number, host: string, p: string): Promise<{ status: numb
     });
 }
 
-describe("real: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", function () {
+describe("real engine: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", function () {
     let h: HttpsStack;
     let proxy: string;
     let firstSerial: string;
     let certFile: string;
 
     before(async function () {
+        const started = Date.now();
         h = await startHttpsStack();
-        proxy = h.stack.container("proxy");
+        proxy = h.proxy;
+        console.log(`      pulumi up (HTTPS, first): ${h.firstUp.ms} ms; stack ready in ${Date.now() - started} ms`);
         certFile = `/data/caddy/certificates/local/${h.domain}/${h.domain}.crt`;
     });
     after(async () => {
         if (h) await h.cleanup();
     });
 
-    it("pulumi up's verification checked https://<domain>/ and /api/health, pinned to 127.0.0.1 and trusting the proxy's internal root", () => {
-        assert.ok(h.firstUp.steps.includes("create verification"), h.firstUp.steps.join(", "));
-        const out = JSON.parse(h.firstUp.outputs.verification.stdout.trim().split("\n").pop() ?? "{}") as { healthy: boolean; results: Array<{ url: string; status: number }> };
-        assert.equal(out.healthy, true);
+    it("pulumi up's verification checked https://<domain>/ and /api/health, pinned to 127.0.0.1 and trusting the proxy's internal root", async () => {
+        assert.ok(namesOf(h.firstUp, "create").includes("verification"), describeChanges(h.firstUp));
+        assert.deepEqual(h.firstUp.failures, []);
+        // What the engine ran it with: the published address (no DNS) and the internal CA's root, read from this proxy.
+        const command = (await h.stack.state()).resources.find((r) => r.type === "command:local:Command" && r.urn.endsWith("::verification") && !r.delete);
+        const env = command?.inputs?.environment as Record<string, unknown> | undefined;
+        assert.deepEqual([env?.CARTIE_VERIFY_CONNECT, env?.CARTIE_VERIFY_TLS, env?.CARTIE_VERIFY_PROXY], ["127.0.0.1", "internal", h.proxy], JSON.stringify(env));
+        const verification = (await h.stack.outputs()).verification;
+        assert.equal(typeof verification, "string", "the stack output verification is not the command's stdout");
+        const raw = verification as string;
+        const out = JSON.parse(raw.trim().split("\n").pop() ?? "{}") as { healthy: boolean; results: Array<{ url: string; status: number }> };
+        assert.equal(out.healthy, true, raw);
         assert.deepEqual(out.results.map((r) => [r.url, r.status]), [
             [`https://${h.domain}:${h.httpsPort}/`, 200],
             [`https://${h.domain}:${h.httpsPort}/api/health`, 200],
         ]);
+    });
+
+    it("`pulumi preview --expect-no-changes` right after the HTTPS up finds nothing to change (refresh included)", async () => {
+        const preview = await h.stack.preview({ expectNoChanges: true });
+        assert.deepEqual(preview.changes, [], describeChanges(preview));
+        console.log(`      preview --expect-no-changes: ${preview.ms} ms`);
     });
 
     it("/ and /api/health answer 200 over HTTPS with a certificate for the domain, chained to the root read from the proxy, and HSTS", async () => {
@@ -133,29 +152,31 @@ describe("real: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", f
         }
     });
 
-    it("the certificates live in the caddy-data volume: the proxy removed and recreated from the program's inputs serves the same certificate (same serial) and issues none", async () => {
+    it("the certificates live in the caddy-data volume: the proxy removed by hand is created again by `pulumi up` (its refresh sees it gone) on the same volumes, serves the same certificate (same serial) and issues none", async () => {
         const mounts = JSON.parse(await dockerOk(["inspect", "--format", "{{json .Mounts}}", proxy])) as Array<{ Name: string; Destination: string }>;
         assert.deepEqual(mounts.map((m) => `${m.Name}:${m.Destination}`).sort(), [`${h.stack.prefix}-caddy-config:/config`, `${h.stack.prefix}-caddy-data:/data`]);
         const before = (await dockerOk(["inspect", "--format", "{{.Id}}", proxy])).trim();
+        const volumesCreated = async (): Promise<string> => dockerOk(["volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", `${h.stack.prefix}-caddy-data`, `${h.stack.prefix}-caddy-config`]);
+        const volumesBefore = await volumesCreated();
         // The first proxy did issue it (so the check on the recreated one below can fail).
         const firstLogs = await docker(["logs", proxy]);
         assert.match(`${firstLogs.stdout}${firstLogs.stderr}`, ISSUED, "the first proxy's logs do not show the issuance");
 
+        // Removed by hand, as a crash or `docker rm` does: only `pulumi up`'s refresh sees it gone.
         await dockerOk(["rm", "-f", proxy]);
-        const run = await h.stack.evaluate("v1", h.config);
-        const up = await h.stack.engine.up(run);
-        assert.ok(up.steps.includes("refresh: proxy is gone from the host"), up.steps.join(", "));
-        assert.ok(up.steps.includes("create proxy"), up.steps.join(", "));
+        const up = await h.stack.up();
+        console.log(`      pulumi up (proxy gone): ${up.ms} ms`);
+        assert.ok(namesOf(up, "create").includes("proxy"), describeChanges(up));
+        // The volumes are not created again: the new proxy mounts the ones that hold the certificates.
+        assert.deepEqual(up.changes.filter((c) => /caddy|proxy-(data|config)/.test(c.name) && c.type === "docker:index/volume:Volume"), [], describeChanges(up));
+        // The release and the verification take the new proxy's id (an input of both), so they ran against it.
+        for (const name of ["release", "verification"]) assert.ok(up.changes.some((c) => c.name === name), `${name} did not run for the new proxy:\n${describeChanges(up)}`);
+        assert.equal(await h.stack.containerName("proxy"), proxy, "the proxy's Docker name changed");
         const after = (await dockerOk(["inspect", "--format", "{{.Id}}", proxy])).trim();
         assert.notEqual(after, before, "the proxy was not recreated");
-        // Pulumi re-runs the release for the new proxy's id (an input of the release); the mock runtime gives
-        // the same id for the same inputs, so the test runs the registered release and verification commands
-        // as the engine would.
-        for (const name of ["release", "verification"]) {
-            const c = run.one(T.command, name).inputs as { create: string; environment: Record<string, string> };
-            const r = await execLikeCommandResource(c.create, c.environment);
-            assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-        }
+        const mountsAfter = JSON.parse(await dockerOk(["inspect", "--format", "{{json .Mounts}}", proxy])) as Array<{ Name: string; Destination: string }>;
+        assert.deepEqual(mountsAfter.map((m) => `${m.Name}:${m.Destination}`).sort(), [`${h.stack.prefix}-caddy-config:/config`, `${h.stack.prefix}-caddy-data:/data`]);
+        assert.equal(await volumesCreated(), volumesBefore, "a Caddy volume was created again");
 
         const r = await httpsGetPinned(h.domain, h.httpsPort, "/api/health", h.rootCaPem);
         assert.equal(r.status, 200);
@@ -164,6 +185,8 @@ describe("real: HTTPS for a domain (tls internal, real Docker and Caddy 2.6)", f
         assert.equal((await readRoot()).trim(), h.rootCaPem.trim(), "the internal CA's root changed");
         const logs = await docker(["logs", proxy]);
         assert.doesNotMatch(`${logs.stdout}${logs.stderr}`, ISSUED, "the recreated proxy issued a certificate");
+        const preview = await h.stack.preview({ expectNoChanges: true });
+        assert.deepEqual(preview.changes, [], describeChanges(preview));
     });
 
     const readRoot = async (): Promise<string> => dockerOk(["exec", proxy, "cat", INTERNAL_ROOT_PATH]);

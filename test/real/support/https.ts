@@ -1,29 +1,34 @@
 /**
  * The platform with its public side on HTTPS (`tls internal`, a test domain that resolves
- * nowhere), deployed on the real Docker host from the program's registered inputs through the
- * engine stand-in: shared by the HTTPS proof and the headless-browser case. Clients reach it at
- * 127.0.0.1 with the domain as TLS name and Host (`httpsGetPinned`, curl `--resolve`), no DNS.
+ * nowhere), deployed on the real Docker host by the real engine (`pulumi up` through the
+ * Automation API, `EngineStack`): what the HTTPS proof runs. Clients reach it at 127.0.0.1 with
+ * the domain as TLS name and Host (`httpsGetPinned`, curl `--resolve`), no DNS.
  */
 import * as tls from "node:tls";
 import { readInternalRoot } from "../../../lib/proxy/root";
-import { DeployStack } from "./deployStack";
-import { UpResult } from "./engine";
-import { Cleanup, docker, freePort } from "./run";
+import { EngineRun, EngineStack } from "./engineStack";
+import { Cleanup, freePort } from "./run";
 
 export const TEST_DOMAIN = "cartie.test";
 
 export interface HttpsStack {
     domain: string;
+    /** Free ports on 127.0.0.1 standing in for 443 and 80 (`cartie:httpsPort`, `cartie:httpPort`). */
     httpsPort: number;
     httpPort: number;
     /** The root of the proxy's internal CA, read from the proxy (PEM). */
     rootCaPem: string;
-    /** Removes everything this stack created (containers, network, volumes, its image tags and folders). */
+    /**
+     * Removes everything this stack created: `EngineStack.remove()` takes its containers, network,
+     * image tags, folders and every volume named with its prefix, so the two Caddy volumes too
+     * (they are `protect`ed and `retainOnDelete`: no `pulumi destroy` would).
+     */
     cleanup: () => Promise<void>;
-    stack: DeployStack;
-    /** Stack config the stack was deployed with (evaluate the program again with it to get the same inputs). */
-    config: Record<string, string>;
-    firstUp: UpResult;
+    stack: EngineStack;
+    /** The Docker name of the proxy container after the first `pulumi up` (fixed: `<prefix>-proxy`). */
+    proxy: string;
+    /** The first `pulumi up`, the one that switched the stack to HTTPS. */
+    firstUp: EngineRun;
 }
 
 /**
@@ -43,22 +48,19 @@ export function httpsConfig(httpPort: number, httpsPort: number, opts: { derived
     };
 }
 
-/** Brings the HTTPS stack up (`pulumi up` through the engine stand-in: the release and the HTTPS verification run). */
+/** Creates an HTTPS stack and runs `pulumi up` on it (the release and the HTTPS verification run in it). */
 export async function startHttpsStack(opts: { derivedUrl?: boolean } = {}): Promise<HttpsStack> {
     const cleanup = new Cleanup();
     try {
         const [httpPort, httpsPort] = [await freePort(), await freePort()];
-        const stack = await DeployStack.create(cleanup);
-        // DeployStack removes the db's volume; Caddy's two are this stack's too (removed after the containers: LIFO).
-        const volumes = [`${stack.prefix}-caddy-data`, `${stack.prefix}-caddy-config`];
-        cleanup.add("caddy volumes", async () => {
-            await docker(["rm", "-f", `${stack.prefix}-proxy`]);
-            await docker(["volume", "rm", "-f", ...volumes]);
-        });
-        const config = httpsConfig(httpPort, httpsPort, opts);
-        const firstUp = await stack.engine.up(await stack.evaluate("v1", config));
-        const rootCaPem = await readInternalRoot(stack.container("proxy"));
-        return { domain: TEST_DOMAIN, httpPort, httpsPort, rootCaPem, cleanup: () => cleanup.run(), stack, config, firstUp };
+        if (httpPort === httpsPort) throw new Error(`freePort gave ${httpPort} twice`);
+        const stack = await EngineStack.create(cleanup, { config: httpsConfig(httpPort, httpsPort, opts) });
+        // EngineStack sets a fixed plain-HTTP publicUrl; a derived one is the program's, from the domain and httpsPort.
+        if (opts.derivedUrl) await stack.removeConfig(["cartie:publicUrl"]);
+        const firstUp = await stack.up();
+        const proxy = await stack.containerName("proxy");
+        const rootCaPem = await readInternalRoot(proxy);
+        return { domain: TEST_DOMAIN, httpPort, httpsPort, rootCaPem, cleanup: () => cleanup.run(), stack, proxy, firstUp };
     } catch (err) {
         await cleanup.run();
         throw err;
