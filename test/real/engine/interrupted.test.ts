@@ -91,10 +91,16 @@ describe("real engine: npm run restore killed at any point, then npm run restore
     };
     const appContainers = async (role: string): Promise<string[]> =>
         (await dockerOk(["ps", "-a", "--filter", `label=io.cartie.platform.stack=${stack}`, "--filter", `label=io.cartie.platform.component=${role}`, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
-    const addMigration = (name: string, sql: string): void => {
+    /** A new migration with the model's field beside it, as a person commits one (the model check fails an `up` whose migrations and schema.prisma disagree). */
+    const addMigration = (name: string, sql: string, field: string): void => {
         const d = path.join(dir, "examples/cartie/apps/api/prisma/migrations", name);
         fs.mkdirSync(d, { recursive: true });
         fs.writeFileSync(path.join(d, "migration.sql"), sql);
+        const schema = path.join(dir, "examples/cartie/apps/api/prisma/schema.prisma");
+        const text = fs.readFileSync(schema, "utf8");
+        const at = text.indexOf("  sessions     Session[]");
+        assert.ok(at > 0, "the sample's model GlobalUser changed: update this test");
+        fs.writeFileSync(schema, `${text.slice(0, at)}  ${field}\n${text.slice(at)}`);
     };
 
     before(async () => {
@@ -178,7 +184,7 @@ describe("real engine: npm run restore killed at any point, then npm run restore
     });
 
     it("killed while a migration runs: the next restore waits for it instead of starting another, then converges with it applied once", async () => {
-        addMigration("v43_add_nickname", `-- A slow, real change: the restore is killed while it runs.\nSELECT pg_sleep(8);\nALTER TABLE "users" ADD COLUMN "nickname" TEXT;\n`);
+        addMigration("v43_add_nickname", `-- A slow, real change: the restore is killed while it runs.\nSELECT pg_sleep(8);\nALTER TABLE "users" ADD COLUMN "nickname" TEXT;\n`, "nickname     String?");
         const r = start();
         await waitFor(
             "the migrator container",
@@ -197,7 +203,7 @@ describe("real engine: npm run restore killed at any point, then npm run restore
     });
 
     it("a migration whose own process died half-way is explained with the backup taken before it and the exact command; after that command one restore converges", async () => {
-        addMigration("v44_add_locale", `SELECT pg_sleep(20);\nALTER TABLE "users" ADD COLUMN "locale" TEXT;\n`);
+        addMigration("v44_add_locale", `SELECT pg_sleep(20);\nALTER TABLE "users" ADD COLUMN "locale" TEXT;\n`, "locale       String?");
         const r = start();
         const migrator = await waitFor(
             "the migrator applying v44",
