@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { LABELS } from "../../../lib/labels";
 import { BASE, platformPostgresImage, requireBaseImages } from "./sample";
-import { Cleanup, REPO, docker, freePort, runId } from "./run";
+import { Cleanup, REPO, docker, execOk, freePort, runId } from "./run";
 
 /** The CLI version this project is tested with: the version of the @pulumi/pulumi SDK it depends on. */
 export const PULUMI_VERSION: string = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/pulumi/package.json"), "utf8")) as { version: string }).version;
@@ -349,6 +349,31 @@ export class EngineStack {
         const filters = ["--filter", `label=${LABELS.stack}=${this.stack}`, ...(component ? ["--filter", `label=${LABELS.component}=${component}`] : [])];
         const r = await docker(["ps", "-a", ...filters, "--format", "{{.Names}}"]);
         return r.stdout.split("\n").filter(Boolean).sort();
+    }
+
+    /**
+     * Sets (or, with `undefined`, removes) a variable in the environment of the CLI of this stack's
+     * later commands, and so of the plugins and the commands the command provider starts: how a
+     * test reaches a step's test-only hook. Returns a function that puts the previous value back.
+     */
+    setEngineEnv(name: string, value: string | undefined): () => void {
+        const env = this.ws.workspace.envVars;
+        const previous = env[name];
+        const put = (v: string | undefined): void => {
+            if (v === undefined) delete env[name];
+            else env[name] = v;
+        };
+        put(value);
+        return () => put(previous);
+    }
+
+    /**
+     * `pulumi stack export` as a person runs it, without `--show-secrets` (which `state()` uses, as
+     * the Automation API does): the text a secret must never appear in.
+     */
+    async exportText(): Promise<string> {
+        const pulumi = await requireEngine();
+        return execOk(pulumi.command, ["stack", "export", "--stack", this.stack], { cwd: this.projectDir, env: this.env() });
     }
 
     /** Everything this stack left on the host and on disk; the data volumes too (tests own them). */
