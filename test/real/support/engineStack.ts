@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { LABELS } from "../../../lib/labels";
 import { BASE, platformPostgresImage, requireBaseImages } from "./sample";
-import { Cleanup, REPO, docker, freePort, runId } from "./run";
+import { Cleanup, REPO, docker, exec, freePort, runId } from "./run";
 
 /** The CLI version this project is tested with: the version of the @pulumi/pulumi SDK it depends on. */
 export const PULUMI_VERSION: string = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/pulumi/package.json"), "utf8")) as { version: string }).version;
@@ -362,6 +362,17 @@ export class EngineStack {
         const images = (await docker(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", `reference=${this.prefix}-*`])).stdout.split("\n").filter(Boolean);
         if (images.length > 0) await docker(["image", "rm", "--no-prune", ...images]);
         for (const dir of [this.stateDir, this.backupDir, this.projectDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
+
+    /**
+     * `pulumi stack export` as a person runs it, WITHOUT `--show-secrets` (the Automation API's
+     * exportStack, behind `state()`, always decrypts): the text to check that no secret is in the clear.
+     */
+    async exportWithoutSecrets(): Promise<string> {
+        const pulumi = await requireEngine();
+        const r = await exec(pulumi.command, ["stack", "export", "--stack", this.stack], { cwd: this.projectDir, env: this.env() });
+        if (r.code !== 0) throw new Error(`pulumi stack export failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+        return r.stdout;
     }
 }
 
