@@ -1,8 +1,11 @@
 /**
  * Backups before migrations and restores, on real PostgreSQL 15 (the program's db container) with
- * the sample's real Prisma migrations, through the same commands the program and a person run:
+ * the sample's real Prisma migrations. The deploys themselves (a backup before every migration as
+ * `pulumi up` runs it, a migration that fails halfway and its recovery) run on the real engine, on
+ * one stack (second describe). The backup tooling without a deploy runs the same commands the
+ * program and a person run, on a db container made from the registered inputs:
  * `scripts/migrate.ts` as the Migration resource runs it, `npm run backup` and
- * `npm run restore-backup`. The issue's proof cases, in order of value: 1, 4, 3, 6, 5.
+ * `npm run restore-backup`. The issue's proof cases: 1, 4, 3, 6, 5 (tooling), 1 and 2 (engine).
  */
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
@@ -15,13 +18,25 @@ import { takePlatformBackup } from "../../../lib/backup/take";
 import { DB_NAME, DB_USER } from "../../../lib/env";
 import { LABELS } from "../../../lib/labels";
 import { createFromInputs, waitHealthy } from "../support/containers";
+import { psqlIn } from "../support/db";
+import { EngineFailed, EngineStack, describeChanges, namesOf } from "../support/engineStack";
 import { CommandInputs, RealStack, T, evaluateRealStack, removeProjectDir, runDbPasswordStep } from "../support/program";
-import { Cleanup, Exec, REPO, dockerOk, exec, execLikeCommandResource, execOk, freePort, runId, waitFor } from "../support/run";
-import { API_DIR, BASE, CACHE_REPO, buildImage, copyApp, requireBaseImages } from "../support/sample";
+import { Cleanup, Exec, REPO, dockerOk, exec, execLikeCommandResource, execOk, freePort, httpGet, runId, waitFor } from "../support/run";
+import { BASE, CACHE_REPO, buildImage, requireBaseImages } from "../support/sample";
 
 const TSX = ["--import", "tsx"];
 
-describe("real: a verified backup before every migration, and one command to put it back", function () {
+/** Every table of a database: row count and a checksum over every row (order-independent). */
+async function fingerprintOf(psql: (sql: string) => Promise<string>): Promise<Record<string, string>> {
+    const tables = (await psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1;")).split("\n").filter(Boolean);
+    const out: Record<string, string> = {};
+    for (const t of tables) {
+        out[t] = (await psql(`SELECT count(*) || ':' || md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) FROM public."${t.replace(/"/g, '""')}" x;`)).trim();
+    }
+    return out;
+}
+
+describe("real: the backup tooling (scripts/migrate.ts, npm run backup, npm run restore-backup) on the program's db container", function () {
     const cleanup = new Cleanup();
     const id = runId();
     let stack: RealStack;
@@ -31,22 +46,13 @@ describe("real: a verified backup before every migration, and one command to put
     /** Fingerprint of the data before the first migration: what every restore must give back. */
     let preMigration: Record<string, string>;
     let preMigrationBackup: BackupManifest;
-    let apiImage: string;
 
     const psql = (sql: string, database = DB_NAME): Promise<string> => dockerOk(["exec", "-i", db, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-U", DB_USER, "-d", database], { input: sql });
     const secretFree = (r: Exec): void => {
         for (const s of [stack.postgresPassword, encodeURIComponent(stack.postgresPassword)]) assert.ok(!`${r.stdout}${r.stderr}`.includes(s), "a secret was printed");
     };
 
-    /** Every table of the database: row count and a checksum over every row (order-independent). */
-    async function fingerprint(database = DB_NAME): Promise<Record<string, string>> {
-        const tables = (await psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1;", database)).split("\n").filter(Boolean);
-        const out: Record<string, string> = {};
-        for (const t of tables) {
-            out[t] = (await psql(`SELECT count(*) || ':' || md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) FROM public."${t.replace(/"/g, '""')}" x;`, database)).trim();
-        }
-        return out;
-    }
+    const fingerprint = (database = DB_NAME): Promise<Record<string, string>> => fingerprintOf((sql) => psql(sql, database));
 
     const runMigrate = (env: Record<string, string> = {}): Promise<Exec> => execLikeCommandResource(migrate.create, { ...migrate.environment, ...env });
     const cli = (script: string, args: string[], input = ""): Promise<Exec> =>
@@ -67,7 +73,6 @@ describe("real: a verified backup before every migration, and one command to put
         const built = await buildImage(CACHE_REPO.api, path.resolve(REPO, reg.build.context), reg.build.args, false);
         const tag = stack.run.one(T.tag, "migration-image").inputs as { targetImage: string };
         await dockerOk(["tag", built.ref, tag.targetImage]);
-        apiImage = built.ref;
         cleanup.imageTag(tag.targetImage);
 
         const network = (stack.run.one(T.network, "network").inputs as { name: string }).name;
@@ -243,41 +248,129 @@ INSERT INTO "Odd ""Notes""" (body) VALUES (repeat('large text ', 100000)), (E'\\
         assert.ok(!fs.existsSync(path.join(backupDir, preMigrationBackup.file)), "the oldest pre-migration backup is still there");
         for (const f of fs.readdirSync(backupDir).filter((x) => x.endsWith(".sql"))) assert.ok(fs.existsSync(path.join(backupDir, f.replace(/\.sql$/, ".json"))), `${f} lost its manifest`);
     });
-    it("2. a migration that fails halfway: the step fails with the recovery, the backup from just before restores the exact data, the platform comes back healthy on it", async () => {
-        // Smaller data for speed; the state is whatever the cases above left: tables, no history.
-        await psql("DROP TABLE IF EXISTS bulk;");
+});
+
+describe("real engine: `pulumi up` takes a verified backup before every migration; one that fails halfway is put back with `npm run restore-backup`", function () {
+    const cleanup = new Cleanup();
+    let s: EngineStack;
+    let db: string;
+    const MIGRATIONS = "apps/api/prisma/migrations";
+    /** The users' rows in the columns they had before the release added one. */
+    const USER_ROWS = `SELECT count(*) || ':' || md5(string_agg(md5((id, email, "passwordHash", role, "createdAt")::text), '' ORDER BY id)) FROM users;`;
+    const psql = (sql: string): Promise<string> => psqlIn(db, sql);
+    const fingerprint = (): Promise<Record<string, string>> => fingerprintOf(psql);
+    const preMigration = (): BackupManifest[] => readManifests(s.backupDir).filter((m) => m.reason === "pre-migration").sort((a, b) => a.takenAt.localeCompare(b.takenAt));
+    const noSecrets = (text: string): void => {
+        for (const x of Object.values(s.secrets)) assert.ok(!text.includes(x) && !text.includes(encodeURIComponent(x)), "a secret was printed");
+    };
+    /** A new migration in the stack's copy of the sample, as a person adds one to the api (`prisma/migrations/<name>/migration.sql`). */
+    const writeMigration = (name: string, sql: string): void => {
+        fs.mkdirSync(path.join(s.projectDir, "examples/cartie", MIGRATIONS, name), { recursive: true });
+        s.writeAppFile(`${MIGRATIONS}/${name}/migration.sql`, sql);
+    };
+    /** schema.prisma changed with the migration, as Prisma asks (the program refuses a model no migration creates). */
+    const editSchema = (from: string, to: string): void => {
+        const file = "apps/api/prisma/schema.prisma";
+        const text = s.readAppFile(file);
+        assert.ok(text.includes(from), `schema.prisma has no ${from}`);
+        s.writeAppFile(file, text.replace(from, to));
+    };
+    /** The rows per table a fingerprint counted, named as a manifest names them. */
+    const countsOf = (f: Record<string, string>): Record<string, number> => Object.fromEntries(Object.entries(f).map(([t, v]) => [`public.${t}`, Number(v.split(":")[0])]));
+    const healthy = async (): Promise<void> => {
+        for (const p of ["/", "/api/health"]) assert.equal((await httpGet(`${s.baseUrl}${p}`))?.status, 200, p);
+    };
+
+    before(async () => {
+        s = await EngineStack.create(cleanup);
+        await s.up();
+        db = await s.containerName("db");
+        // Live data with awkward values (quotes, tabs, backslashes, COPY's `\.`, non-ASCII), and sessions referencing them.
+        await psql(`
+INSERT INTO users (id, email, "passwordHash", role)
+SELECT 'u' || g, 'user' || g || E'@x\\t.y''"', E'h\\\\ash\\n\\r' || repeat('é😀ß', g % 7) || E'\\\\.', CASE WHEN g % 3 = 0 THEN E'ad\\tmin' ELSE 'user' END
+  FROM generate_series(1, 1500) g;
+INSERT INTO sessions (id, "userId", "tokenHash", "expiresAt")
+SELECT 's' || g, 'u' || (g % 1500 + 1), md5(g::text), '2026-12-24 00:00:00'::timestamp + g * interval '1 minute' FROM generate_series(1, 400) g;
+`);
+    });
+    after(() => cleanup.run());
+
+    it("1. a release with a new migration: `pulumi up` takes a verified backup of the live data first (every row of every table), then applies it", async () => {
+        const t = Date.now();
         const before = await fingerprint();
-        // A copy of the sample whose next migration breaks after changing something.
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cartie-real-broken-${id}-`));
-        cleanup.dir(dir);
-        copyApp(API_DIR, dir);
-        const broken = "v43_add_nickname_breaks";
-        fs.mkdirSync(path.join(dir, "prisma/migrations", broken));
-        fs.writeFileSync(path.join(dir, "prisma/migrations", broken, "migration.sql"), `ALTER TABLE "users" ADD COLUMN "nickname" TEXT;\nUPDATE "users" SET "nickname" = 'half';\nSELECT 1 / 0;\n`);
-        const image = await buildImage(`${CACHE_REPO.api}-broken-migration`, dir, stack.image("api-image").build.args, false);
+        const usersBefore = await psql(USER_ROWS);
+        const earlier = preMigration().map((m) => m.file);
+        writeMigration("v43_add_nickname", `ALTER TABLE "users" ADD COLUMN "nickname" TEXT;\n`);
+        editSchema(`  role         String    @default("user")\n`, `  role         String    @default("user")\n  nickname     String?\n`);
+        const up = await s.up();
+        assert.ok(namesOf(up, "replace").includes("migration"), describeChanges(up));
 
-        const failed = await runMigrate({ CARTIE_MIGRATOR_IMAGE: image.ref, CARTIE_MIGRATIONS_DIR: path.join(dir, "prisma/migrations") });
-        assert.equal(failed.code, 1, `${failed.stdout}\n${failed.stderr}`);
-        secretFree(failed);
-        assert.match(failed.stderr, new RegExp(`prisma migrate deploy failed \\(exit \\d+\\) in migration ${broken}\\nrecovery: .*migrate resolve --rolled-back ${broken}`));
-        assert.match(failed.stderr, /backup: wrote \S+-pre-migration-[\s\S]*\$ prisma migrate resolve --applied v41_baseline/);
-        // Halfway: the baseline resolved and v42 applied, then v43 failed and is recorded as failed.
-        assert.equal(await psql(`SELECT migration_name || '|' || (finished_at IS NOT NULL) FROM _prisma_migrations ORDER BY 1;`), `v41_baseline|true\nv42_add_sessions|true\n${broken}|false\n`);
+        const taken = preMigration().filter((m) => !earlier.includes(m.file));
+        assert.equal(taken.length, 1, `pre-migration backups taken by this up: ${taken.map((m) => m.file).join(", ")}`);
+        const m = taken[0];
+        assert.match(m.file, new RegExp(`^\\d{8}T\\d{6}Z-pre-migration-${s.prefix}\\.sql$`));
+        assert.match(m.note ?? "", /v43_add_nickname/);
+        assert.equal(m.verifiedAgainstLive, true);
+        assert.deepEqual(m.rowCounts, countsOf(before), "the backup does not hold every row the database had");
+        const file = path.join(s.backupDir, m.file);
+        assert.equal((await execOk("sha256sum", [file])).split(" ")[0], m.sha256);
+        noSecrets(fs.readFileSync(file.replace(/\.sql$/, ".json"), "utf8"));
+        // Before: the dump was complete before Prisma started the migration.
+        const started = Number(await psql(`SELECT round(extract(epoch FROM started_at) * 1000) FROM _prisma_migrations WHERE migration_name = 'v43_add_nickname' AND finished_at IS NOT NULL;`));
+        assert.ok(started > 0, "v43_add_nickname was not applied");
+        assert.ok(Date.parse(m.takenAt) <= started, `the backup (${m.takenAt}) finished after the migration started (${new Date(started).toISOString()})`);
+        assert.equal(await psql(USER_ROWS), usersBefore, "rows of users changed or were lost");
+        await healthy();
+        console.log(`      up with a new migration, backup first: ${up.ms} ms (case ${Date.now() - t} ms)`);
+    });
 
-        // The backup this very run took, as its log names it.
-        const justBefore = /backup: wrote (\S+\.sql) /.exec(failed.stderr)?.[1];
-        assert.ok(justBefore && fs.existsSync(justBefore), failed.stderr);
-        const r = await cli("restore-backup.ts", [justBefore, "--yes"]);
+    it("2. a migration that fails halfway: the up fails naming it and the recovery, the backup from just before restores the exact data, the fixed release converges healthy", async () => {
+        const t = Date.now();
+        const before = await fingerprint();
+        const apiBefore = await s.hostContainers("api");
+        const earlier = preMigration().map((m) => m.file);
+        // Two migrations in one release: the first applies and changes every row, the second fails.
+        const broken = "v45_nickname_index_breaks";
+        writeMigration("v44_backfill_nickname", `UPDATE "users" SET "nickname" = 'half';\n`);
+        writeMigration(broken, `CREATE INDEX "users_nickname_idx" ON "users"("nickname");\nSELECT 1 / 0;\n`);
+        editSchema(`  @@map("users")`, `  @@index([nickname])\n  @@map("users")`);
+        const err = await s.up().then(
+            () => undefined,
+            (e: unknown) => e,
+        );
+        assert.ok(err instanceof EngineFailed, "the up with a failing migration passed");
+        assert.ok(err.run.failures.some((f) => f.name === "migration"), `it failed elsewhere than in the Migration step:\n${err.text.slice(0, 3000)}`);
+        assert.match(err.text, new RegExp(`prisma migrate deploy failed \\(exit \\d+\\) in migration ${broken}`));
+        assert.match(err.text, new RegExp(`recovery: .*npx prisma migrate resolve --rolled-back ${broken}`));
+        noSecrets(err.text);
+        assert.deepEqual(await s.hostContainers("api"), apiBefore, "the api was replaced after a failed migration");
+        // Halfway: v44 changed the data, v45 is recorded as failed.
+        assert.equal(await psql(`SELECT count(*) FROM users WHERE nickname IS DISTINCT FROM 'half';`), "0");
+        assert.equal(await psql(`SELECT string_agg(migration_name || '|' || (finished_at IS NOT NULL), ',' ORDER BY migration_name) FROM _prisma_migrations WHERE migration_name >= 'v44';`), `v44_backfill_nickname|true,${broken}|false`);
+
+        // The backup taken just before, as `npm run backups` finds it: the newest pre-migration one, naming both migrations.
+        const taken = preMigration().filter((m) => !earlier.includes(m.file));
+        assert.equal(taken.length, 1);
+        assert.match(taken[0].note ?? "", new RegExp(`v44_backfill_nickname.*${broken}`));
+        assert.deepEqual(taken[0].rowCounts, countsOf(before));
+        const r = await exec("npm", ["run", "--silent", "restore-backup", "--", path.join(s.backupDir, taken[0].file), "--yes", "--stack", s.stack, "--dir", s.backupDir], { cwd: REPO, timeoutMs: 600_000 });
         assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-        assert.deepEqual(await fingerprint(), before, "the restore did not give back the data from before the failed migration");
+        noSecrets(`${r.stdout}${r.stderr}`);
+        assert.match(r.stdout, /switched/);
+        assert.deepEqual(await fingerprint(), before, "the restore did not give back the data from just before the failed migration");
+        // The restore started the api it had stopped: the release from before serves on the restored data.
+        await waitFor("the api to serve again after the restore", async () => ((await httpGet(`${s.baseUrl}/api/health`))?.status === 200 ? true : undefined), 120_000, 1000);
 
-        // The platform on the restored data: the release's own migrations, then its api, healthy.
-        const ok = await runMigrate();
-        assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
-        const apiSpec = stack.container("api");
-        cleanup.container(apiSpec.name);
-        await createFromInputs(apiSpec, { image: apiImage });
-        await waitHealthy(apiSpec.name, 180_000);
-        assert.equal((await fingerprint()).users.split(":")[0], String(Number(before.users.split(":")[0]) + 1), "users other than the seeded superadmin changed");
+        // Fixed (the failing statement removed), the next up migrates the restored data (a backup first) and converges.
+        writeMigration(broken, `CREATE INDEX "users_nickname_idx" ON "users"("nickname");\n`);
+        const up = await s.up();
+        assert.ok(namesOf(up, "replace").includes("migration"), describeChanges(up));
+        assert.equal(preMigration().filter((m) => !earlier.includes(m.file)).length, 2, "no backup was taken before the fixed migration");
+        assert.equal(await psql(`SELECT string_agg(migration_name, ',' ORDER BY migration_name) FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND migration_name >= 'v44';`), `v44_backfill_nickname,${broken}`);
+        assert.equal(await psql(`SELECT count(*) FROM users WHERE nickname IS DISTINCT FROM 'half';`), "0", "the backfill did not run on the restored data");
+        await healthy();
+        await s.preview({ expectNoChanges: true });
+        console.log(`      failing migration, restore, fixed release: ${Date.now() - t} ms`);
     });
 });

@@ -8,18 +8,21 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import Docker from "dockerode";
+import { parseGoDuration } from "../../../lib/docker/duration";
 import { ContainerInputs } from "./program";
 import { dockerOk, docker as dockerCli, sleep } from "./run";
 
 const engine = new Docker();
 
-/** `10s`, `500ms`, `1m` → nanoseconds, the Engine API's unit. */
+/**
+ * A registered duration (Go's form, as the program writes it: `1m0s`, `10s`, `500ms`) → nanoseconds,
+ * the Engine API's unit. Parsed by the program's own lib/docker/duration.ts, so both read it alike.
+ */
 export function durationNs(d: string | undefined): number | undefined {
     if (!d) return undefined;
-    const m = /^(\d+)(ms|s|m)$/.exec(d);
-    if (!m) throw new Error(`unsupported duration ${d}`);
-    const ms = Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "s" ? 1000 : 60_000);
-    return ms * 1_000_000;
+    const seconds = parseGoDuration(d);
+    if (seconds === undefined) throw new Error(`unsupported duration ${d}`);
+    return Math.round(seconds * 1e9);
 }
 
 export interface CreateOverrides {
