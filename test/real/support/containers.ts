@@ -18,7 +18,7 @@ const engine = new Docker();
  * A registered duration (Go's form, as the program writes it: `1m0s`, `10s`, `500ms`) → nanoseconds,
  * the Engine API's unit. Parsed by the program's own lib/docker/duration.ts, so both read it alike.
  */
-export function durationNs(d: string | undefined): number | undefined {
+function durationNs(d: string | undefined): number | undefined {
     if (!d) return undefined;
     const seconds = parseGoDuration(d);
     if (seconds === undefined) throw new Error(`unsupported duration ${d}`);

@@ -154,8 +154,3 @@ export function removeProjectDir(stack: RealStack | undefined): void {
 export function registered(stack: RealStack, type: string, name: string): Registered {
     return stack.run.one(type, name);
 }
-
-/** Where a registered build context (relative to the project) is in this repository. */
-export function contextInRepo(repo: string, context: string): string {
-    return path.resolve(repo, context);
-}
