@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerDaemon } from "../lib/docker/daemon";
 import { healthcheckInput } from "../lib/docker/healthcheck";
-import { LABELS, platformLabels } from "../lib/labels";
+import { LABELS, platformLabels } from "../lib/docker/labels";
 
 export type AppRole = "api" | "web";
 

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ALIASES, DEFAULT_DB_IDENTITY, DbDataLayout, DbIdentity, POSTGRES_DATA_DIR, toEnvList } from "../lib/env";
 import { BASELINE_DAEMON } from "../lib/docker/daemon";
 import { healthcheckInput } from "../lib/docker/healthcheck";
-import { LABELS, platformLabels } from "../lib/labels";
+import { LABELS, platformLabels } from "../lib/docker/labels";
 import { DB_SECRETS_DIR, PASSWORD_FILE } from "../lib/rotation/dbPassword";
 import { DbPassword } from "./dbPassword";
 import { DbReady } from "./dbReady";

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { platformLabels } from "../lib/labels";
+import { platformLabels } from "../lib/docker/labels";
 
 export interface NetworkArgs {
     /** Docker name of the network, e.g. `cartie-dev-net`. */

@@ -4,7 +4,7 @@ import { ALIASES, PROXY_PORT } from "../lib/env";
 import { TlsSettings } from "../lib/config";
 import { BASELINE_DAEMON } from "../lib/docker/daemon";
 import { healthcheckInput } from "../lib/docker/healthcheck";
-import { LABELS, platformLabels } from "../lib/labels";
+import { LABELS, platformLabels } from "../lib/docker/labels";
 import { CADDY_CONFIG_DIR, CADDY_DATA_DIR } from "../lib/proxy/caddyfile";
 import { PROXY_CADDYFILE_PATH } from "../lib/release/spec";
 

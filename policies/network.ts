@@ -1,6 +1,6 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { PROXY_PORT } from "../lib/env";
-import { LABELS } from "../lib/labels";
+import { LABELS } from "../lib/docker/labels";
 import { labelPort, proxyView } from "./tls";
 import { Finding, Props, TYPES, asArray, isRecord, known, rule } from "./util";
 

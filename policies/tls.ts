@@ -1,6 +1,6 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { isLoopback } from "../lib/config/tls";
-import { LABELS } from "../lib/labels";
+import { LABELS } from "../lib/docker/labels";
 import { Finding, Props, TYPES, asArray, asString, isRecord, isUnknownValueError, rule } from "./util";
 
 /** One published port as the rule needs it; `ip` undefined or "" is Docker's default: every interface. */

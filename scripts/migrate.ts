@@ -16,7 +16,7 @@ import { ALIASES, DB_PORT, databaseUrl as buildDatabaseUrl, maskSecrets } from "
 import { readPasswordFile } from "../lib/rotation/dockerHost";
 import { BACKUP_ENV, BackupSettings, backupSettingsFromEnv } from "../lib/backup/settings";
 import { backupBeforeMigration } from "../lib/backup/store";
-import { LABELS } from "../lib/labels";
+import { LABELS } from "../lib/docker/labels";
 import { RUN_LABEL, RUN_VARIABLE } from "../lib/restore/leftovers";
 import { preMigrationBackup } from "../lib/backup/take";
 import { driftHooks } from "../lib/drift/migrationStep";

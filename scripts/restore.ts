@@ -20,7 +20,7 @@ import * as path from "node:path";
 import * as readline from "node:readline";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { docker } from "../lib/docker/cli";
-import { LABELS } from "../lib/labels";
+import { LABELS } from "../lib/docker/labels";
 import { chooseCli, installerReachable } from "../lib/restore/cli";
 import { pulumiDefaults } from "../lib/restore/defaults";
 import { describeLeftover, findLeftovers, formatMarker, isOrphanedRun, OwnerAlive, RUN_LABEL, RUN_VARIABLE, RunMarker } from "../lib/restore/leftovers";

@@ -5,7 +5,7 @@
  */
 import { DB_NAME, DB_USER } from "../env";
 import { docker } from "../docker/cli";
-import { Component, LABELS } from "../labels";
+import { Component, LABELS } from "../docker/labels";
 import { DbInContainer, liveCounts, loadDump, psqlIn } from "./postgres";
 import { RestoreHost } from "./restore";
 

@@ -5,7 +5,7 @@
  */
 import { Writable } from "node:stream";
 import Docker from "dockerode";
-import { LABELS } from "../labels";
+import { LABELS } from "../docker/labels";
 import { CADDY_CERT_DIR, ProxyCertificates, TlsMode, labelDomains, parseCertificate } from "./certificates";
 
 /** More files than any real proxy has: a bound on what one doctor run reads. */

@@ -4,7 +4,7 @@
  * like the platform, and whatever publishes the platform's port. Pure: the host's container list in,
  * the choice and its reasons out.
  */
-import { LABELS } from "../labels";
+import { LABELS } from "../docker/labels";
 import { Candidate, Role } from "./types";
 
 export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";

@@ -4,7 +4,7 @@
  * on the proxy's published port. Every log line leaves this module masked.
  */
 import Docker from "dockerode";
-import { LABELS } from "../labels";
+import { LABELS } from "../docker/labels";
 import { DB_NAME, DB_USER, looksSecretName, maskSecrets } from "../env";
 import { readDatabaseState } from "../migration/run";
 import { dockerMigrationTarget } from "../migration/dockerTarget";

@@ -4,7 +4,7 @@
  * and the candidate listener are on the container's loopback, reachable from nowhere else.
  */
 import { docker } from "../docker/cli";
-import { LABELS } from "../labels";
+import { LABELS } from "../docker/labels";
 import { ADMIN_ADDRESS, Upstreams } from "../proxy/caddyfile";
 import { dockerContainerReader, isGone } from "../health/dockerContainers";
 import { ReleaseHost } from "./release";

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { platformProgram } from "../../components/program";
-import { LABELS } from "../../lib/labels";
+import { LABELS } from "../../lib/docker/labels";
 import { ProgramError, ProgramRun, changed, makeProjectDir, runProgram, validStackConfig, TEST_DAEMON } from "../support/mockRuntime";
 
 const CONTAINER = "docker:index/container:Container";

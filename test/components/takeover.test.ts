@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { platformProgram } from "../../components/program";
 import { takeoverIdentityFromEnv } from "../../components/takeover";
-import { LABELS } from "../../lib/labels";
+import { LABELS } from "../../lib/docker/labels";
 import { ProgramRun, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig, TEST_DAEMON } from "../support/mockRuntime";
 
 const COMMAND = "command:local:Command";

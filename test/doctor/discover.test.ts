@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { HostContainer, chooseCommand, discover, judgeProject } from "../../lib/doctor/discover";
-import { LABELS } from "../../lib/labels";
+import { LABELS } from "../../lib/docker/labels";
 
 const compose = (project: string, service: string, image: string, extra: Partial<HostContainer> = {}): HostContainer => ({
     id: `${project}-${service}`,

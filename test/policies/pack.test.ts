@@ -5,7 +5,7 @@ import { AnalyzeRequest, AnalyzeResponse, EnforcementLevel } from "@pulumi/pulum
 import { validStackConfig } from "../support/mockRuntime";
 import { TYPES } from "../../policies/util";
 import { Diagnostic, PackServer } from "./analyzer";
-import { LABELS } from "../../lib/labels";
+import { LABELS } from "../../lib/docker/labels";
 import { PackResource, analyzeRequest, changed, editEnvs, find, leakedSecret, plaintext, programResources, setLabel } from "./support";
 
 describe("cartie-guard through @pulumi/policy's analyzer server", function () {

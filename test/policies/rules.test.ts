@@ -3,7 +3,7 @@ import { ResourceValidationPolicy } from "@pulumi/policy";
 import { policies } from "../../policies/rules";
 import { TYPES } from "../../policies/util";
 import { validStackConfig } from "../support/mockRuntime";
-import { LABELS } from "../../lib/labels";
+import { LABELS } from "../../lib/docker/labels";
 import { PackResource, changed, editEnvs, find, isWireSecret, leakedSecret, plaintext, programResources, setLabel, validate } from "./support";
 
 function policy(name: string): ResourceValidationPolicy {

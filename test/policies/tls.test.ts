@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { LABELS } from "../../lib/labels";
+import { LABELS } from "../../lib/docker/labels";
 import { policies } from "../../policies/rules";
 import { isLoopback } from "../../lib/config/tls";
 import { HttpsConfig, ProxyView, httpsFindings } from "../../policies/tls";

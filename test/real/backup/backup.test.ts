@@ -16,7 +16,7 @@ import { BackupManifest, parseManifest } from "../../../lib/backup/manifest";
 import { applyRetention, readManifests } from "../../../lib/backup/store";
 import { takePlatformBackup } from "../../../lib/backup/take";
 import { DB_NAME, DB_USER } from "../../../lib/env";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 import { createFromInputs, waitHealthy } from "../support/containers";
 import { psqlIn } from "../support/db";
 import { EngineFailed, EngineStack, describeChanges, namesOf } from "../support/engineStack";

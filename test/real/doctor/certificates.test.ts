@@ -9,7 +9,7 @@ import * as tls from "node:tls";
 import { main } from "../../../lib/doctor/cli";
 import { CADDY_DATA_DIR } from "../../../lib/doctor/certificates";
 import { DoctorReport } from "../../../lib/doctor/types";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 import { Cleanup, docker, dockerOk, runId, waitFor } from "../support/run";
 import { stackLabels } from "./support";
 

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { main } from "../../../lib/doctor/cli";
 import { DoctorReport } from "../../../lib/doctor/types";
 import { contentTag, contextDigest } from "../../../lib/build/context";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 import { API_DIR, BASE, WEB_DIR, buildImage, copyApp, requireBaseImages } from "../support/sample";
 import { Cleanup, REPO, docker, dockerOk, freePort, runId, waitFor } from "../support/run";
 import { HostView, isReadOnlyCall, startHostView } from "./hostView";

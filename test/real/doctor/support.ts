@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 
 export const BUSYBOX = "local/busybox:1";
 

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 import { BASE, platformPostgresImage, requireBaseImages } from "./sample";
 import { Cleanup, REPO, docker, execOk, freePort, runId } from "./run";
 

@@ -16,7 +16,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BackupManifest } from "../../../lib/backup/manifest";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 import { EngineFailed, EngineRun, EngineStack, describeChanges } from "../support/engineStack";
 import { Cleanup, REPO, docker, dockerOk, execLikeCommandResource, freePort, httpGet, runId } from "../support/run";
 import { Legacy, PG_DATA, USERS_FINGERPRINT, buildLegacy, projectContainers, psql, volumeExists } from "./legacy";

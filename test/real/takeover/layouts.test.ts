@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MIGRATE_COMMAND } from "../../../components/migration";
-import { LABELS } from "../../../lib/labels";
+import { LABELS } from "../../../lib/docker/labels";
 import { takeoverPlanMain } from "../../../lib/takeover/planCli";
 import { dockerHost } from "../../../lib/takeover/host";
 import { createFromInputs, waitHealthy } from "../support/containers";

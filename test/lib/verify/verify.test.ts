@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import { Get, VerificationError, checkEndpoint, classifyCertificateError, localProxyHost, localProxyUrl, verificationUrls, verifyEndpoints } from "../../lib/verify";
+import { Get, VerificationError, checkEndpoint, classifyCertificateError, localProxyHost, localProxyUrl, verificationUrls, verifyEndpoints } from "../../../lib/verify";
 
 /** A real HTTP server whose answer per path is a queue of statuses (the last one repeats). */
 async function serve(statuses: Record<string, number[]>): Promise<{ base: string; close: () => Promise<void>; hits: Record<string, number> }> {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { MASK, apiEnvironment, databaseUrl, dbDataLayout, dbEnvironment, looksSecretName, maskSecrets, toEnvList } from "../../lib/env";
-import { validateConfig } from "../../lib/config";
-import { TEST_SECRETS, makeProjectDir } from "../support/mockRuntime";
+import { MASK, apiEnvironment, databaseUrl, dbDataLayout, dbEnvironment, looksSecretName, maskSecrets, toEnvList } from "../../../lib/env";
+import { validateConfig } from "../../../lib/config";
+import { TEST_SECRETS, makeProjectDir } from "../../support/mockRuntime";
 
 describe("environment assembly", () => {
     it("percent-encodes the password in DATABASE_URL", () => {
