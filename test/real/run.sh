@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # npm run test:real: the real suite in two phases, so it fits CI's budget on two cores.
-#   1. The files that read the whole host (the doctor's discovery of compose projects, other stacks
-#      and port publishers; the takeover of legacy compose hosts) run alone, one after another:
-#      another test's containers would be part of what they look at.
-#   2. Everything else is isolated by construction (unique stack names `cartie-real-<id>-…`, free
-#      ports, a state backend and project folder per stack) and runs CARTIE_REAL_JOBS files at once
+#   1. The doctor's files read the whole host (its discovery of compose projects, other stacks and
+#      port publishers: lib/doctor/discover.ts) and run alone, one after another: another test's
+#      containers (the takeover tests' compose projects above all) would be part of what they see.
+#   2. Everything else is isolated by construction (unique stack and compose project names, free
+#      ports, a state backend and project folder per stack; the program and takeover:plan only
+#      look at what they are told to) and runs CARTIE_REAL_JOBS files at once
 #      (mocha --parallel; default 3: the tests wait on Docker, Postgres and the engine far more
 #      than they compute).
 # Arguments are passed to both mocha runs (e.g. --grep). Exit status: non-zero if either failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 mocha=(npx mocha --config test/real/.mocharc.json)
-host_wide=('test/real/doctor/**/*.test.ts' 'test/real/takeover/**/*.test.ts')
+host_wide=('test/real/doctor/**/*.test.ts')
 jobs="${CARTIE_REAL_JOBS:-3}"
 
-echo "=== real suite, phase 1 of 2: the files that read the whole host, alone"
+echo "=== real suite, phase 1 of 2: the doctor, which reads the whole host, alone"
 "${mocha[@]}" "$@" "${host_wide[@]}"
 rc1=$?
 
