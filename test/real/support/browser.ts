@@ -94,7 +94,21 @@ export class TestBrowser {
         page.on("requestfailed", (r: HTTPRequest) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? "failed"}`));
         page.on("requestfinished", (r: HTTPRequest) => requests.push({ url: r.url(), status: r.response()?.status() }));
         try {
-            const response = await page.goto(url, { waitUntil: "load", timeout: opts.timeoutMs ?? 30_000 });
+            // Chromium aborts a navigation with ERR_NETWORK_CHANGED when the host's interfaces change:
+            // on a test machine, another test creating or removing a Docker network (seen in CI with
+            // the real suite's files running at once). That is the host, not the page: go again, up
+            // to twice, with what was recorded of the aborted attempt cleared. Any other error stands.
+            const goto = async (attempt: number): Promise<Awaited<ReturnType<Page["goto"]>>> => {
+                try {
+                    return await page.goto(url, { waitUntil: "load", timeout: opts.timeoutMs ?? 30_000 });
+                } catch (err) {
+                    if (attempt >= 3 || !/ERR_NETWORK_CHANGED/.test((err as Error).message)) throw err;
+                    for (const list of [consoleLines, failed, requests]) list.length = 0;
+                    await new Promise((r) => setTimeout(r, 500));
+                    return goto(attempt + 1);
+                }
+            };
+            const response = await goto(1);
             const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
             let isReady = false;
             while (!(isReady = await ready(page)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
