@@ -17,6 +17,7 @@ import { Network } from "./network";
 import { STOP_GRACE_SECONDS } from "./appContainer";
 import { Proxy } from "./proxy";
 import { Release } from "./release";
+import { Routes } from "./routes";
 import { Takeover } from "./takeover";
 import { Verification } from "./verification";
 import { Web } from "./web";
@@ -30,8 +31,8 @@ export interface CartiePlatformArgs {
 /**
  * The whole Cartie platform on one Docker host, in dependency order:
  * network → db password file → db → db-ready (healthy) → db-password (rotation) → migration → api,
- * web (new containers next to the serving ones) and proxy → release (gate, smoke check, switch,
- * retire the old) → verification.
+ * web (new containers next to the serving ones), proxy and routes responder → release (gate, smoke
+ * check, switch the routes' records, retire the old) → verification.
  */
 export class CartiePlatform extends pulumi.ComponentResource {
     readonly network: Network;
@@ -44,6 +45,7 @@ export class CartiePlatform extends pulumi.ComponentResource {
     readonly api: Api;
     readonly web: Web;
     readonly proxy: Proxy;
+    readonly routes: Routes;
     readonly release: Release;
     readonly verification: Verification;
     readonly url: pulumi.Output<string>;
@@ -154,15 +156,18 @@ export class CartiePlatform extends pulumi.ComponentResource {
             // The takeover frees the public port the legacy web holds.
             { parent: this, dependsOn: takeoverDone },
         );
+        this.routes = new Routes("routes", { namePrefix: p, network: this.network.name, nodeImage: cfg.nodeImage }, { parent: this });
         this.release = new Release(
             "release",
             {
                 proxyContainerName: this.proxy.container.name,
                 proxyContainerId: this.proxy.container.id,
+                routesContainerName: this.routes.containerName,
+                routesContainerId: this.routes.container.id,
+                network: this.network.name,
                 apiContainerName: this.api.containerName,
-                apiPort: API_PORT,
                 webContainerName: this.web.containerName,
-                webPort: WEB_PORT,
+                ports: { api: API_PORT, web: WEB_PORT },
                 listenPort: PROXY_PORT,
                 candidatePort: CANDIDATE_PORT,
                 apiPathPrefix: "/api",
@@ -173,14 +178,14 @@ export class CartiePlatform extends pulumi.ComponentResource {
                 drainTimeoutSeconds: STOP_GRACE_SECONDS,
                 stopGraceSeconds: STOP_GRACE_SECONDS,
             },
-            { parent: this, dependsOn: [this.api, this.web, this.proxy] },
+            { parent: this, dependsOn: [this.api, this.web, this.proxy, this.routes] },
         );
         this.verification = new Verification(
             "verification",
             {
                 // Over HTTPS: the public URL itself, connected to on the published address (no DNS needed).
                 urls: verificationUrls(https ? httpsUrl(cfg.tls) : localProxyUrl(cfg.publicBind, cfg.publicPort), HEALTH_PATH),
-                containerIds: [this.database.container.id, this.api.container.id, this.web.container.id, this.proxy.container.id],
+                containerIds: [this.database.container.id, this.api.container.id, this.web.container.id, this.proxy.container.id, this.routes.container.id],
                 ...(https ? { https: { connectHost: localProxyHost(cfg.publicBind), mode: https.issuer, proxyContainer: this.proxy.container.name } } : {}),
             },
             { parent: this, dependsOn: [this.release] },

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderCaddyfile } from "../lib/proxy/caddyfile";
+import { routedCaddyfile } from "../lib/release/release";
 import { ReleaseSpec } from "../lib/release/spec";
 
 /**
@@ -8,22 +8,25 @@ import { ReleaseSpec } from "../lib/release/spec";
  * containers as Pulumi inputs: the component turns those into the spec's `proxyContainer`,
  * `desired` upstreams and `labels` once they are known.
  */
-export interface ReleaseArgs extends Omit<ReleaseSpec, "proxyContainer" | "desired" | "labels"> {
+export interface ReleaseArgs extends Omit<ReleaseSpec, "proxyContainer" | "routesContainer" | "network" | "desired" | "labels"> {
     proxyContainerName: pulumi.Input<string>;
     /** A recreated proxy starts on its bootstrap config: its new id re-runs the release, which routes it again. */
     proxyContainerId: pulumi.Input<string>;
+    routesContainerName: pulumi.Input<string>;
+    /** A recreated responder re-runs the release, which checks its records. */
+    routesContainerId: pulumi.Input<string>;
+    network: pulumi.Input<string>;
     apiContainerName: pulumi.Input<string>;
-    apiPort: number;
     webContainerName: pulumi.Input<string>;
-    webPort: number;
 }
 
 export const RELEASE_COMMAND = "node --import tsx scripts/release.ts";
 
 /**
  * The switchover: gates the new containers, smoke-checks them through the proxy's candidate
- * listener, then reloads the proxy's live routes in place and retires the old containers.
- * Every input is plain data, so `pulumi preview` shows a release as the routes it will load.
+ * listener, then rewrites the routes responder's live records and retires the old containers
+ * (lib/release/release.ts). Every input is plain data, so `pulumi preview` shows a release as the
+ * containers it routes to, and a routing change as the new Caddyfile it loads.
  * No triggers: an input change is an update (create runs again), not a replacement. The delete
  * command runs on `pulumi destroy` and whenever the engine replaces this resource itself (`--replace`,
  * a rename): it retires only containers no route names (`retireLeftovers`). A failed update keeps
@@ -38,10 +41,13 @@ export class Release extends pulumi.ComponentResource {
 
     constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cartie:platform:Release", name, {}, opts);
-        const spec = pulumi.all([args.proxyContainerName, args.apiContainerName, args.webContainerName]).apply(
-            ([proxy, api, web]): ReleaseSpec => ({
+        const spec = pulumi.all([args.proxyContainerName, args.routesContainerName, args.network, args.apiContainerName, args.webContainerName]).apply(
+            ([proxy, routes, network, api, web]): ReleaseSpec => ({
                 proxyContainer: proxy,
-                desired: { api: `${api}:${args.apiPort}`, web: `${web}:${args.webPort}` },
+                routesContainer: routes,
+                network,
+                desired: { api, web },
+                ports: args.ports,
                 listenPort: args.listenPort,
                 candidatePort: args.candidatePort,
                 apiPathPrefix: args.apiPathPrefix,
@@ -54,9 +60,7 @@ export class Release extends pulumi.ComponentResource {
                 stopGraceSeconds: args.stopGraceSeconds,
             }),
         );
-        this.caddyfile = spec.apply((s) =>
-            renderCaddyfile({ listenPort: s.listenPort, candidatePort: s.candidatePort, live: s.desired, apiPathPrefix: s.apiPathPrefix, accessLog: s.accessLog, https: s.https }),
-        );
+        this.caddyfile = spec.apply((s) => routedCaddyfile(s));
         this.command = new command.local.Command(
             name,
             {
@@ -66,6 +70,7 @@ export class Release extends pulumi.ComponentResource {
                     CARTIE_RELEASE_SPEC: spec.apply((s) => JSON.stringify(s, null, 1)),
                     CARTIE_CADDYFILE: this.caddyfile,
                     CARTIE_PROXY_ID: args.proxyContainerId,
+                    CARTIE_ROUTES_ID: args.routesContainerId,
                 },
             },
             { parent: this, dependsOn: opts?.dependsOn },

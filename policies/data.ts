@@ -1,5 +1,6 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { POSTGRES_DATA_DIR } from "../lib/env";
+import { LABELS } from "../lib/docker/labels";
 import { Finding, Props, TYPES, asArray, asString, isRecord, known, rule } from "./util";
 
 interface DataConfig {
@@ -28,10 +29,18 @@ function dataDirMount(props: Props, dataDir: string): { kind: "volume" | "bind" 
     return { kind: "none" };
 }
 
+/** The one volume that holds no data: the routes responder's records, which every release writes again. */
+const DERIVED_VOLUME = "routes-data";
+
+function componentOf(props: Props): string | undefined {
+    for (const l of asArray(known(() => props.labels))) if (isRecord(l) && asString(l.label) === LABELS.component) return asString(l.value);
+    return undefined;
+}
+
 export const dataIsProtected: ResourceValidationPolicy = rule<DataConfig>({
     name: "data-is-protected",
     description:
-        "Docker volumes (the database data) are `protect`ed, and the db container keeps Postgres's data directory on a named volume.",
+        "Docker volumes (the database data) are `protect`ed, and the db container keeps Postgres's data directory on a named volume. The routes responder's records are no data: the release writes them again.",
     config: {
         dbContainer: { schema: { type: "string", description: "Resource name of the database container" }, default: "db" },
         dataDir: { schema: { type: "string", description: "Postgres's data directory inside the container" }, default: POSTGRES_DATA_DIR },
@@ -40,7 +49,7 @@ export const dataIsProtected: ResourceValidationPolicy = rule<DataConfig>({
     check(props: Props, args, config): Finding[] {
         if (args.type === TYPES.volume) {
             // Policies see `protect` but not `retainOnDelete`: the program sets both.
-            return args.opts.protect
+            return args.opts.protect || componentOf(props) === DERIVED_VOLUME
                 ? []
                 : [
                       {

@@ -18,8 +18,8 @@ export const LABELS = {
     httpsPort: `${LABEL_PREFIX}.https-port`,
 } as const;
 
-/** db-secrets: the db's password file volume; proxy-data / proxy-config: Caddy's /data (certificates, ACME account) and /config. */
-export type Component = "network" | "db" | "db-data" | "db-secrets" | "api" | "web" | "proxy" | "proxy-data" | "proxy-config";
+/** db-secrets: the db's password file volume; proxy-data / proxy-config: Caddy's /data (certificates, ACME account) and /config; routes / routes-data: the routes responder and its records. */
+export type Component = "network" | "db" | "db-data" | "db-secrets" | "api" | "web" | "proxy" | "proxy-data" | "proxy-config" | "routes" | "routes-data";
 
 export function platformLabels(project: string, stack: string, component: Component, extra: Record<string, string> = {}): { label: string; value: string }[] {
     const all: Record<string, string> = { [LABELS.project]: project, [LABELS.stack]: stack, [LABELS.component]: component, ...extra };

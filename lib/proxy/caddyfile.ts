@@ -1,18 +1,24 @@
 /**
  * The proxy's Caddyfile, rendered from plain data so the same routes always give the same bytes.
  *
- * Two sites: the public listener users reach, routed to the live release, and a candidate
- * listener bound to the proxy container's own loopback (never published, unreachable from other
- * containers) where a release's smoke check reaches the new containers through the very same
- * routes before any user does. Upstreams are container names, never a shared network alias:
- * Docker's DNS answers for a running container whatever its health, so an alias would hand
- * users a booting or broken container.
+ * Two sites: the public listener users reach, and a candidate listener bound to the proxy
+ * container's own loopback (never published, unreachable from other containers) where a release's
+ * smoke check reaches the new containers through the very same routes before any user does.
+ *
+ * Neither names a container. Each route is a `dynamic a` upstream over a name the routes responder
+ * answers (lib/routes/names.ts): `api.live.cartie.internal` for users, `api.candidate…` for the
+ * smoke check. A release rewrites those records, so the config (and with it Caddy's servers and
+ * every open connection) stays as it is; only a routing change (a path, a port, HTTPS, the access
+ * log) is a new config. Docker's own DNS is not used for this: it answers for a running container
+ * whatever its health, and an alias changes only by disconnecting a container, which cuts its
+ * requests in flight.
  */
+import { ROUTES_REFRESH_MS, ROUTES_RESOLVER, Role, Slot, routeName } from "../routes/names";
 
-/** `host:port` of each app, as the proxy dials it on the platform network. */
-export interface Upstreams {
-    api: string;
-    web: string;
+/** The port each app listens on inside its container, as the proxy dials it on the platform network. */
+export interface RoutedPorts {
+    api: number;
+    web: number;
 }
 
 /**
@@ -34,10 +40,8 @@ export interface CaddyfileOptions {
     listenPort: number;
     /** Port of the candidate listener, on the container's loopback only. */
     candidatePort: number;
-    /** What users reach; undefined on a proxy no release has routed yet (users get a 503 saying so). */
-    live?: Upstreams;
-    /** What the smoke check reaches; the live upstreams when no release is in progress. */
-    candidate?: Upstreams;
+    /** The apps' ports: routes through the responder's names. Undefined on a proxy's bootstrap config (users get a 503 saying no release is routed yet). */
+    routed?: RoutedPorts;
     /** Path prefix routed to the api. */
     apiPathPrefix?: string;
     /** Log every request through the public listener to the proxy's stdout (`docker logs`). */
@@ -58,7 +62,6 @@ export const RELOAD_GRACE_SECONDS = 30;
 /** Idle keep-alive to an upstream; the sample api keeps its own longer (65 s) so it never closes one Caddy reuses. */
 export const UPSTREAM_KEEPALIVE_SECONDS = 30;
 
-const UPSTREAM = /^[A-Za-z0-9_.-]+:\d{1,5}$/;
 /** A host name or IP address Caddy takes as a site address as it is (no scheme, port, path, quote or brace). */
 const SITE_NAME = /^[A-Za-z0-9.:-]+$/;
 const EMAIL = /^[^\s"{}]+@[^\s"{}]+$/;
@@ -70,16 +73,14 @@ function checkPort(name: string, port: number): void {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`renderCaddyfile: ${name} ${port} is not a port`);
 }
 
-function checkUpstreams(name: string, u: Upstreams | undefined): void {
-    if (!u) return;
-    for (const [role, value] of [["api", u.api], ["web", u.web]] as const) {
-        if (!UPSTREAM.test(value)) throw new Error(`renderCaddyfile: ${name}.${role} "${value}" must be host:port`);
-    }
-}
-
-function reverseProxy(upstream: string): string[] {
+function reverseProxy(role: Role, slot: Slot, port: number): string[] {
     return [
-        `\t\treverse_proxy ${upstream} {`,
+        "\t\treverse_proxy {",
+        `\t\t\tdynamic a ${routeName(role, slot)} ${port} {`,
+        `\t\t\t\tresolvers ${ROUTES_RESOLVER}`,
+        `\t\t\t\trefresh ${ROUTES_REFRESH_MS}ms`,
+        "\t\t\t\tdial_timeout 1s",
+        "\t\t\t}",
         // A refused connection (a container gone mid-request) is retried for a moment instead of a 502.
         "\t\t\tlb_try_duration 2s",
         "\t\t\ttransport http {",
@@ -89,9 +90,9 @@ function reverseProxy(upstream: string): string[] {
     ];
 }
 
-function routes(prefix: string, u: Upstreams | undefined): string[] {
-    if (!u) return ['\trespond "Cartie: no release is routed yet; `pulumi up` routes one as soon as it is healthy." 503'];
-    return [`\t@api path ${prefix} ${prefix}/*`, "\thandle @api {", ...reverseProxy(u.api), "\t}", "\thandle {", ...reverseProxy(u.web), "\t}"];
+function routes(prefix: string, slot: Slot, ports: RoutedPorts | undefined): string[] {
+    if (!ports) return ['\trespond "Cartie: no release is routed yet; `pulumi up` routes one as soon as it is healthy." 503'];
+    return [`\t@api path ${prefix} ${prefix}/*`, "\thandle @api {", ...reverseProxy("api", slot, ports.api), "\t}", "\thandle {", ...reverseProxy("web", slot, ports.web), "\t}"];
 }
 
 function checkHttps(site: HttpsSite | undefined, candidatePort: number): void {
@@ -118,14 +119,14 @@ function globalOptions(site: HttpsSite | undefined): string[] {
 
 function publicSite(opts: CaddyfileOptions, prefix: string): string[] {
     const site = opts.https;
-    if (!site) return ["# Users: the live release.", `:${opts.listenPort} {`, ...(opts.accessLog ? ["\tlog"] : []), ...routes(prefix, opts.live), "}"];
+    if (!site) return ["# Users: the live release.", `:${opts.listenPort} {`, ...(opts.accessLog ? ["\tlog"] : []), ...routes(prefix, "live", opts.routed), "}"];
     return [
         `# Users: the live release over HTTPS (${site.issuer === "internal" ? "Caddy's internal CA" : "ACME"}); HTTP redirects here.`,
         `${site.domains.join(", ")} {`,
         ...(site.issuer === "internal" ? ["\ttls internal"] : []),
         `\theader Strict-Transport-Security "${HSTS_VALUE}"`,
         ...(opts.accessLog ? ["\tlog"] : []),
-        ...routes(prefix, opts.live),
+        ...routes(prefix, "live", opts.routed),
         "}",
         ...portedRedirect(site),
     ];
@@ -152,10 +153,8 @@ export function renderCaddyfile(opts: CaddyfileOptions): string {
     checkPort("listenPort", opts.listenPort);
     checkPort("candidatePort", opts.candidatePort);
     if (opts.listenPort === opts.candidatePort) throw new Error(`renderCaddyfile: listenPort and candidatePort are both ${opts.listenPort}`);
-    checkUpstreams("live", opts.live);
-    checkUpstreams("candidate", opts.candidate);
+    if (opts.routed) for (const role of ["api", "web"] as const) checkPort(`routed.${role}`, opts.routed[role]);
     checkHttps(opts.https, opts.candidatePort);
-    const candidate = opts.candidate ?? opts.live;
     return [
         "# Rendered by the cartie-platform Pulumi program and loaded by its release step (scripts/release.ts);",
         "# edits here are overwritten by the next `pulumi up`.",
@@ -171,7 +170,7 @@ export function renderCaddyfile(opts: CaddyfileOptions): string {
         "# The release's smoke check only: the proxy container's loopback, never published.",
         `:${opts.candidatePort} {`,
         "\tbind 127.0.0.1",
-        ...routes(prefix, candidate),
+        ...routes(prefix, "candidate", opts.routed),
         "}",
         "",
     ].join("\n");

@@ -5,10 +5,11 @@
  */
 import { docker } from "../docker/cli";
 import { LABELS } from "../docker/labels";
-import { ADMIN_ADDRESS, Upstreams } from "../proxy/caddyfile";
+import { ADMIN_ADDRESS } from "../proxy/caddyfile";
 import { dockerContainerReader, isGone } from "../health/dockerContainers";
+import { ROUTES_FILE, Routes, parseRecordsFile, recordsFile } from "../routes/names";
 import { ReleaseHost } from "./release";
-import { LIVE_ROUTES_PATH, PROXY_CADDYFILE_PATH, ReleaseSpec, Role, parseLiveRoutes } from "./spec";
+import { PROXY_CADDYFILE_PATH, ReleaseSpec, Role } from "./spec";
 
 async function dockerOk(args: string[], input?: string): Promise<string> {
     const r = await docker(args, { input });
@@ -40,22 +41,31 @@ export function dockerReleaseHost(log: (line: string) => void = (l) => process.s
     };
     return {
         ...dockerContainerReader(),
-        async liveRoutes(proxy) {
-            return parseLiveRoutes(await readFile(proxy, LIVE_ROUTES_PATH));
+        async routes(routesContainer) {
+            const r = await exec(routesContainer, ["cat", ROUTES_FILE]);
+            if (r.code !== 0 && !/No such file/i.test(r.stderr)) throw new Error(`cannot read the routes in ${routesContainer}: ${r.stderr.trim()}`);
+            return parseRecordsFile(r.code === 0 ? r.stdout : undefined);
+        },
+        async writeRoutes(routesContainer, routes: Routes) {
+            // Written next to the file, then renamed: the responder reads a whole file or the previous one.
+            const r = await exec(routesContainer, ["sh", "-c", 'cat > "$1.next" && mv -f "$1.next" "$1"', "sh", ROUTES_FILE], recordsFile(routes));
+            if (r.code !== 0) throw new Error(`cannot write the routes in ${routesContainer}: ${r.stderr.trim()}`);
         },
         currentCaddyfile: (proxy) => readFile(proxy, PROXY_CADDYFILE_PATH),
-        async loadConfig(proxy, caddyfile, live: Upstreams | undefined) {
+        async loadConfig(proxy, caddyfile) {
             const next = `${PROXY_CADDYFILE_PATH}.next`;
             await writeFile(proxy, next, caddyfile);
             // Caddy adapts and loads it through its admin API; a config that fails to load is rolled back.
             const r = await exec(proxy, ["caddy", "reload", "--config", next, "--adapter", "caddyfile"]);
             if (r.code !== 0) throw new Error(`the proxy refused the new config (it keeps serving the previous one): ${r.stderr.trim() || r.stdout.trim()}`);
-            // Only a config that loaded is kept on disk, so a restarted proxy comes back on the live routes.
-            if (live) await writeFile(proxy, `${LIVE_ROUTES_PATH}.next`, `${JSON.stringify(live)}\n`);
-            const keep = live
-                ? `mv -f "$1.next" "$1" && mv -f "$2.next" "$2"`
-                : `mv -f "$1.next" "$1" && rm -f "$2"`;
-            await dockerOk(["exec", proxy, "sh", "-c", keep, "sh", PROXY_CADDYFILE_PATH, LIVE_ROUTES_PATH]);
+            // Only a config that loaded is kept on disk, so a restarted proxy comes back on it.
+            await dockerOk(["exec", proxy, "mv", "-f", next, PROXY_CADDYFILE_PATH]);
+        },
+        async addressOn(container, network) {
+            const r = await docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", container]);
+            if (r.code !== 0) return undefined;
+            const networks = JSON.parse(r.stdout) as Record<string, { IPAddress?: string }> | null;
+            return networks?.[network]?.IPAddress || undefined;
         },
         async get(proxy, url) {
             const r = await exec(proxy, ["wget", "-S", "-q", "-O", "/dev/null", "-T", "10", url]);

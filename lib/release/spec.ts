@@ -1,22 +1,28 @@
-import { HttpsSite, Upstreams } from "../proxy/caddyfile";
+import { HttpsSite, RoutedPorts } from "../proxy/caddyfile";
+import { ROLES, Role, RoleContainers } from "../routes/names";
 
-/** Where the proxy keeps the routes it serves, next to its Caddyfile: it survives a container restart. */
-export const LIVE_ROUTES_PATH = "/etc/caddy/cartie-live.json";
+export { ROLES };
+export type { Role };
+
 export const PROXY_CADDYFILE_PATH = "/etc/caddy/Caddyfile";
 /** The candidate listener inside the proxy container (loopback only, never published). */
 export const CANDIDATE_PORT = 8081;
 
-export type Role = keyof Upstreams;
-export const ROLES: readonly Role[] = ["api", "web"];
-
 /**
  * Everything the release step needs, as the Release resource passes it (one JSON environment
- * variable, so preview shows a routing change as a readable diff). No secrets: names, ports, paths.
+ * variable, so preview shows a release as the containers it routes to and a routing change as a
+ * readable diff). No secrets: names, ports, paths.
  */
 export interface ReleaseSpec {
     proxyContainer: string;
-    /** The containers this release routes to, `name:port`. */
-    desired: Upstreams;
+    /** The routes responder (cartie:platform:Routes) whose records the release rewrites. */
+    routesContainer: string;
+    /** The platform network: where the proxy reaches each container (its address there is what Caddy counts requests by). */
+    network: string;
+    /** The containers this release routes to. */
+    desired: RoleContainers;
+    /** The port each app listens on in its container. */
+    ports: RoutedPorts;
     listenPort: number;
     candidatePort: number;
     apiPathPrefix: string;
@@ -34,10 +40,6 @@ export interface ReleaseSpec {
     stopGraceSeconds: number;
 }
 
-export function containerOf(upstream: string): string {
-    return upstream.replace(/:\d+$/, "");
-}
-
 /** Reads the spec from the environment the Release resource sets; bad input is a clear error. */
 export function parseReleaseSpec(json: string | undefined): ReleaseSpec {
     if (!json) throw new Error("CARTIE_RELEASE_SPEC is empty (it is set by the cartie:platform:Release resource)");
@@ -49,18 +51,10 @@ export function parseReleaseSpec(json: string | undefined): ReleaseSpec {
     }
     for (const role of ROLES) {
         if (typeof spec.desired?.[role] !== "string") throw new Error(`CARTIE_RELEASE_SPEC has no desired.${role}`);
+        if (typeof spec.ports?.[role] !== "number") throw new Error(`CARTIE_RELEASE_SPEC has no ports.${role}`);
     }
-    if (typeof spec.proxyContainer !== "string" || spec.proxyContainer === "") throw new Error("CARTIE_RELEASE_SPEC has no proxyContainer");
+    for (const key of ["proxyContainer", "routesContainer", "network"] as const) {
+        if (typeof spec[key] !== "string" || spec[key] === "") throw new Error(`CARTIE_RELEASE_SPEC has no ${key}`);
+    }
     return spec;
-}
-
-/** The routes a proxy file holds, or undefined for a proxy no release has routed yet (or a file it cannot trust). */
-export function parseLiveRoutes(text: string | undefined): Upstreams | undefined {
-    if (!text) return undefined;
-    try {
-        const v = JSON.parse(text) as Partial<Upstreams>;
-        return typeof v.api === "string" && typeof v.web === "string" ? { api: v.api, web: v.web } : undefined;
-    } catch {
-        return undefined;
-    }
 }

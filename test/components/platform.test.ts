@@ -5,6 +5,7 @@ import { Api } from "../../components/api";
 import { CADDYFILE_PATH } from "../../components/proxy";
 import { platformProgram } from "../../components/program";
 import { renderCaddyfile } from "../../lib/proxy/caddyfile";
+import { ReleaseSpec } from "../../lib/release/spec";
 import { ProgramError, ProgramRun, SECRET_CONFIG_KEYS, TEST_SECRETS, changed, isWireSecret, makeProjectDir, runProgram, upstream, validStackConfig, TEST_DAEMON } from "../support/mockRuntime";
 import { writeTree } from "../support/tree";
 import { isGoCanonical } from "../../lib/docker/duration";
@@ -30,6 +31,7 @@ describe("the platform under the mock runtime", () => {
         assert.deepEqual(components.map((r) => `${r.type} ${r.name}`).sort(), [
             "cartie:platform:Api api",
             "cartie:platform:AppImage api-image",
+            "cartie:platform:AppImage routes-image",
             "cartie:platform:AppImage web-image",
             "cartie:platform:Database db",
             "cartie:platform:DbPassword db-password",
@@ -38,12 +40,15 @@ describe("the platform under the mock runtime", () => {
             "cartie:platform:Network network",
             "cartie:platform:Proxy proxy",
             "cartie:platform:Release release",
+            "cartie:platform:Routes routes",
             "cartie:platform:Verification verification",
             "cartie:platform:Web web",
         ]);
         // The db-password steps and the health gate are part of the database: its volume, its image, its container's order.
         const database = run.one("cartie:platform:Database", "db");
-        for (const c of components) assert.equal(c.parent, ["db-password", "db-ready"].includes(c.name) ? database.urn : platform.urn, `${c.name} is not where it belongs`);
+        const routes = run.one("cartie:platform:Routes", "routes");
+        const parentOf = (name: string): string => (["db-password", "db-ready"].includes(name) ? database.urn : name === "routes-image" ? routes.urn : platform.urn);
+        for (const c of components) assert.equal(c.parent, parentOf(c.name), `${c.name} is not where it belongs`);
         for (const r of run.resources.filter((x) => x.custom)) assert.ok(r.parent.includes("cartie:platform:"), `${r.name} is not inside a component`);
     });
 
@@ -174,16 +179,21 @@ describe("the platform under the mock runtime", () => {
         assert.equal(release.inputs.delete, "node --import tsx scripts/release.ts --retire-leftovers");
         assert.equal(release.inputs.triggers, undefined, "a trigger would replace the release on every change");
         const env = release.inputs.environment as Record<string, string>;
-        const spec = JSON.parse(env.CARTIE_RELEASE_SPEC) as { desired: { api: string; web: string }; proxyContainer: string; healthTimeoutSeconds: number; stopGraceSeconds: number; drainTimeoutSeconds: number; smokePaths: string[]; labels: { project: string; stack: string } };
-        assert.deepEqual(spec.desired, { api: `${String(run.one(CONTAINER, API).outputs.name)}:3000`, web: `${String(run.one(CONTAINER, WEB).outputs.name)}:8080` });
+        const spec = JSON.parse(env.CARTIE_RELEASE_SPEC) as ReleaseSpec;
+        assert.deepEqual(spec.desired, { api: String(run.one(CONTAINER, API).outputs.name), web: String(run.one(CONTAINER, WEB).outputs.name) });
+        assert.deepEqual(spec.ports, { api: 3000, web: 8080 });
         assert.equal(spec.proxyContainer, "cartie-dev-proxy");
+        assert.equal(spec.routesContainer, String(run.one(CONTAINER, "cartie-dev-routes").outputs.name));
+        assert.equal(spec.network, "cartie-dev-net");
         assert.equal(spec.healthTimeoutSeconds, 120);
         assert.equal(spec.stopGraceSeconds, 30);
         assert.equal(spec.drainTimeoutSeconds, 30);
         assert.deepEqual(spec.smokePaths, ["/", "/api/health"]);
         assert.deepEqual(spec.labels, { project: "cartie-platform", stack: "dev" });
-        assert.equal(env.CARTIE_CADDYFILE, renderCaddyfile({ listenPort: 80, candidatePort: 8081, live: spec.desired, apiPathPrefix: "/api", accessLog: false }));
+        assert.equal(env.CARTIE_CADDYFILE, renderCaddyfile({ listenPort: 80, candidatePort: 8081, routed: spec.ports, apiPathPrefix: "/api", accessLog: false }));
+        assert.doesNotMatch(env.CARTIE_CADDYFILE, /cartie-dev-(api|web)-/, "the config names a container: every release would be a config load");
         assert.ok(env.CARTIE_PROXY_ID, "a recreated proxy (new id) must re-run the release to be routed again");
+        assert.ok(env.CARTIE_ROUTES_ID, "a recreated responder must re-run the release, which checks its records");
     });
 
     it("hands the api its variables as a Pulumi secret, and marks the secret outputs", () => {

@@ -181,6 +181,18 @@ describe("cartie-guard rules (each as the analyzer calls it)", () => {
             assert.deepEqual(await check("data-is-protected", get(TYPES.container, "db")), []);
         });
 
+        it("passes the routes responder's unprotected records volume (the release writes them again), and only that one", async () => {
+            const routes = get(TYPES.volume, "routes-data");
+            assert.equal(routes.protect, false);
+            assert.deepEqual(await check("data-is-protected", routes), []);
+            const relabelled = changed(get(TYPES.volume, "db-data"), (r) => (r.protect = false));
+            assert.equal((await check("data-is-protected", relabelled)).length, 1);
+            const dbLabelled = changed(routes, (r) => {
+                r.wire.labels = (r.wire.labels as Array<{ label: string; value: string }>).map((l) => (l.value === "routes-data" ? { ...l, value: "db-data" } : l));
+            });
+            assertOne(await check("data-is-protected", dbLabelled), "not protected");
+        });
+
         it("catches an unprotected volume and a db without its data volume", async () => {
             const volume = changed(get(TYPES.volume, "db-data"), (r) => (r.protect = false));
             assertOne(await check("data-is-protected", volume), 'docker:Volume "db-data"', "not protected", "protect: true");

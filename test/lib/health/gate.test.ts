@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { ContainerState, readGate, waitUntilHealthy } from "../../../lib/health/gate";
 import { inFlightFrom, statusFromWget } from "../../../lib/release/dockerHost";
-import { parseLiveRoutes, parseReleaseSpec } from "../../../lib/release/spec";
+import { parseReleaseSpec } from "../../../lib/release/spec";
+import { parseRecordsFile, recordsFile } from "../../../lib/routes/names";
 
 const base: ContainerState = { name: "c", running: true, restarting: false, exitCode: 0, restartCount: 0, health: "starting", probes: [] };
 
@@ -35,13 +36,17 @@ describe("what the release reads from the proxy and its environment", () => {
         assert.equal(inFlightFrom(json, "gone:3000"), 0);
     });
 
-    it("a spec that is missing or malformed is a clear error; a live-routes file that is not ours reads as no routes", () => {
+    it("a spec that is missing or malformed is a clear error; a records file that is not whole reads as the slots it has whole", () => {
         assert.throws(() => parseReleaseSpec(undefined), /CARTIE_RELEASE_SPEC is empty/);
         assert.throws(() => parseReleaseSpec("{"), /not JSON/);
-        assert.throws(() => parseReleaseSpec(JSON.stringify({ proxyContainer: "p", desired: { api: "a:1" } })), /no desired\.web/);
-        assert.deepEqual(parseLiveRoutes('{"api":"a:1","web":"w:2"}\n'), { api: "a:1", web: "w:2" });
-        assert.equal(parseLiveRoutes("garbage"), undefined);
-        assert.equal(parseLiveRoutes(undefined), undefined);
+        assert.throws(() => parseReleaseSpec(JSON.stringify({ proxyContainer: "p", desired: { api: "a" }, ports: { api: 1, web: 2 } })), /no desired\.web/);
+        assert.throws(() => parseReleaseSpec(JSON.stringify({ proxyContainer: "p", desired: { api: "a", web: "w" }, ports: { api: 1, web: 2 } })), /no routesContainer/);
+        const routes = { live: { api: "a", web: "w" }, candidate: { api: "a2", web: "w" } };
+        assert.deepEqual(parseRecordsFile(recordsFile(routes)), routes);
+        assert.deepEqual(parseRecordsFile(recordsFile({ candidate: routes.candidate })), { candidate: routes.candidate });
+        assert.deepEqual(parseRecordsFile('{"records":{"api.live.cartie.internal":"a"}}'), {}, "a live slot without its web is no live slot");
+        assert.deepEqual(parseRecordsFile("garbage"), {});
+        assert.deepEqual(parseRecordsFile(undefined), {});
     });
 });
 

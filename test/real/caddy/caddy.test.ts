@@ -1,15 +1,18 @@
 /**
  * Caddy 2.6 (the host's Debian `caddy`) with the Caddyfile the program renders: `caddy validate`
- * accepts it; running it routes `/api/health` to a real sample api process (built on the host,
- * on a real PostgreSQL 15 migrated by the program's plan) and `/` to the built web files; with
- * the api stopped the proxy answers 502 and `scripts/verify.ts`, run as the Verification resource
- * runs it, fails naming `/api/health` and 502.
+ * accepts it; running it, with the routes responder (images/routes/responder.mjs) answering its
+ * dynamic upstreams from a records file, routes `/api/health` to a real sample api process (built
+ * on the host, on a real PostgreSQL 15 migrated by the program's plan) and `/` to the built web
+ * files; with the api stopped the proxy answers 502 and `scripts/verify.ts`, run as the
+ * Verification resource runs it, fails naming `/api/health` and 502.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { renderCaddyfile } from "../../../lib/proxy/caddyfile";
+import { routedCaddyfile } from "../../../lib/release/release";
+import { ROUTES_RESOLVER, recordsFile } from "../../../lib/routes/names";
 import { API_PORT, HEALTH_PATH, PROXY_PORT, WEB_PORT } from "../../../lib/env";
 import { CANDIDATE_PORT } from "../../../lib/release/spec";
 import { runMigrations } from "../../../lib/migration/run";
@@ -17,7 +20,7 @@ import { VerificationError, localProxyUrl, verificationUrls, verifyEndpoints } f
 import { HostPostgres } from "../support/hostPostgres";
 import { hostMigrationTarget } from "../support/hostMigrationTarget";
 import { RealStack, evaluateRealStack, removeProjectDir } from "../support/program";
-import { Cleanup, Server, exec, execLikeCommandResource, freePort, httpGet, runId, waitFor } from "../support/run";
+import { Cleanup, REPO, Server, exec, execLikeCommandResource, freePort, httpGet, runId, waitFor } from "../support/run";
 import { WEB_DIR, hostApi, hostWeb, sampleMigrations } from "../support/sample";
 
 /** The program's admin address; moved to a free port so runs and other suites never collide. */
@@ -26,6 +29,13 @@ const ADMIN_LINE = "\tadmin 127.0.0.1:2019";
 function withAdminPort(caddyfile: string, port: number): string {
     assert.equal(caddyfile.split(ADMIN_LINE).length, 2, `the rendered Caddyfile no longer has the line "${ADMIN_LINE.trim()}"; update this test`);
     return caddyfile.replace(ADMIN_LINE, `\tadmin 127.0.0.1:${port}`);
+}
+
+/** The responder's address on the platform network, moved to one on this host. */
+function withResolver(caddyfile: string, port: number): string {
+    const line = `resolvers ${ROUTES_RESOLVER}`;
+    assert.ok(caddyfile.includes(line), `the rendered Caddyfile no longer has "${line}"; update this test`);
+    return caddyfile.split(line).join(`resolvers udp/127.0.0.1:${port}`);
 }
 
 async function caddyValidate(file: string): Promise<{ code: number; output: string }> {
@@ -62,8 +72,9 @@ describe("real: Caddy 2.6 with the program's Caddyfile", function () {
         const programs = stack.releaseCaddyfile();
         const api = stack.container("api").name;
         const web = stack.container("web").name;
-        // The release routes to the app containers' own names and ports, never to a shared alias.
-        assert.equal(programs, renderCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT, live: { api: `${api}:${API_PORT}`, web: `${web}:${WEB_PORT}` }, apiPathPrefix: "/api" }));
+        // The release loads the routed config: the responder's names and the apps' ports, no container name.
+        assert.equal(programs, routedCaddyfile({ listenPort: PROXY_PORT, candidatePort: CANDIDATE_PORT, ports: { api: API_PORT, web: WEB_PORT }, apiPathPrefix: "/api", accessLog: false }));
+        assert.ok(!programs.includes(api) && !programs.includes(web), "the config names a container: every release would be a config load");
         for (const [label, text] of [["bootstrap", stack.caddyfile()], ["release", programs]] as const) {
             const file = path.join(dir, `program-${label}.Caddyfile`);
             fs.writeFileSync(file, text);
@@ -73,13 +84,13 @@ describe("real: Caddy 2.6 with the program's Caddyfile", function () {
         }
 
         const hostFile = path.join(dir, "host.Caddyfile");
-        fs.writeFileSync(hostFile, renderCaddyfile({ listenPort: 18080, candidatePort: 18090, live: { api: "127.0.0.1:13000", web: "localhost:18081" } }));
+        fs.writeFileSync(hostFile, withResolver(renderCaddyfile({ listenPort: 18080, candidatePort: 18090, routed: { api: 13000, web: 18081 } }), 15353));
         const h = await caddyValidate(hostFile);
         assert.equal(h.code, 0, h.output);
 
         // validate is not a rubber stamp: one wrong directive in the same file is refused.
         const broken = path.join(dir, "broken.Caddyfile");
-        fs.writeFileSync(broken, programs.replace(`reverse_proxy ${api}:`, `reverse_proxi ${api}:`));
+        fs.writeFileSync(broken, programs.replace("reverse_proxy {", "reverse_proxi {"));
         assert.notEqual((await caddyValidate(broken)).code, 0);
     });
 
@@ -111,9 +122,15 @@ describe("real: Caddy 2.6 with the program's Caddyfile", function () {
             const web = new Server("web", "caddy", ["run", "--config", webFile, "--adapter", "caddyfile"], { env: caddyEnv() });
             cleanup.server(web);
 
+            // The routes responder on this host, its records naming the host processes (an IPv4 address is a target too).
+            const routesPort = await freePort();
+            const recordsPath = path.join(dir, "records.json");
+            fs.writeFileSync(recordsPath, recordsFile({ live: { api: "127.0.0.1", web: "127.0.0.1" }, candidate: { api: "127.0.0.1", web: "127.0.0.1" } }));
+            const routes = new Server("routes", "node", [path.join(REPO, "images/routes/responder.mjs")], { env: { ROUTES_PORT: String(routesPort), ROUTES_HOST: "127.0.0.1", ROUTES_FILE: recordsPath } });
+            cleanup.server(routes);
+
             const proxyFile = path.join(dir, "proxy.Caddyfile");
-            const live = { api: `127.0.0.1:${apiPort}`, web: `127.0.0.1:${webPort}` };
-            fs.writeFileSync(proxyFile, withAdminPort(renderCaddyfile({ listenPort: proxyPort, candidatePort: await freePort(), live }), adminPort));
+            fs.writeFileSync(proxyFile, withResolver(withAdminPort(renderCaddyfile({ listenPort: proxyPort, candidatePort: await freePort(), routed: { api: apiPort, web: webPort } }), adminPort), routesPort));
             const proxy = new Server("proxy", "caddy", ["run", "--config", proxyFile, "--adapter", "caddyfile"], { env: caddyEnv() });
             cleanup.server(proxy);
 

@@ -52,6 +52,8 @@ export function makeEngineProject(): string {
     fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     fs.copyFileSync(path.join(REPO, ".env.example"), path.join(dir, ".env.example"));
     fs.cpSync(path.join(REPO, "examples"), path.join(dir, "examples"), { recursive: true, filter: (src) => !["node_modules", "dist"].includes(path.basename(src)) });
+    // Copied, not linked: a build context is walked from its root, and a linked root is one file to that walk.
+    fs.cpSync(path.join(REPO, "images"), path.join(dir, "images"), { recursive: true, filter: (src) => path.basename(src) !== "node_modules" });
     return dir;
 }
 
