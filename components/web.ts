@@ -33,6 +33,8 @@ export class Web extends pulumi.ComponentResource {
                 network: args.network,
                 daemon: args.daemon,
                 healthcheck: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${WEB_PORT}/`],
+                // The web says which release it is (header x-cartie-release), as the api does.
+                envs: pulumi.output(args.contentTag).apply((tag) => [`CARTIE_RELEASE=${tag}`]),
             },
             { parent: this, dependsOn: opts?.dependsOn },
         );

@@ -338,8 +338,8 @@ export class EngineStack {
     }
 
     /** The Docker name of the live container the state holds for a role (`api`, `web`) or a fixed one (`db`, `proxy`). */
-    async containerName(role: "api" | "web" | "db" | "proxy"): Promise<string> {
-        const logical = role === "api" || role === "web" ? `${this.prefix}-${role}` : role;
+    async containerName(role: "api" | "web" | "db" | "proxy" | "routes"): Promise<string> {
+        const logical = role === "api" || role === "web" || role === "routes" ? `${this.prefix}-${role}` : role;
         const r = (await this.state()).resources.find((x) => x.type === "docker:index/container:Container" && nameOfUrn(x.urn) === logical && !x.delete);
         const name = r?.outputs?.name;
         if (typeof name !== "string") throw new Error(`no ${role} container in the state of ${this.stack}`);

@@ -26,10 +26,16 @@ export interface LoadOptions {
      * balancer, a webhook sender, `curl` in a script): every such reset counts as a failure.
      */
     retryResetOnce?: boolean;
+    /**
+     * `keep-alive` (default): each client's requests share one connection, as a browser tab's do.
+     * `new`: every request on a connection of its own, closed after the answer (`curl` in a loop,
+     * a webhook sender): a switch must not refuse or reset a single one of them.
+     */
+    connection?: "keep-alive" | "new";
 }
 
 export interface LoadSample {
-    /** 0-based client index; -1 for a `slowRequest`. */
+    /** 0-based client index; -1 for a `slowRequest` or `slowResponse`. */
     client: number;
     /** Per client, from 0 (per slow request for client -1). */
     seq: number;
@@ -100,6 +106,7 @@ export class LoadLoop {
     private readonly pauseMs: number;
     private readonly timeoutMs: number;
     private readonly retryResetOnce: boolean;
+    private readonly connection: "keep-alive" | "new";
     private readonly perClient: LoadSample[][] = [];
     private readonly slowSamples: LoadSample[] = [];
     private readonly agents: http.Agent[] = [];
@@ -120,6 +127,7 @@ export class LoadLoop {
         this.pauseMs = opts.pauseMs ?? 20;
         this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
         this.retryResetOnce = opts.retryResetOnce ?? true;
+        this.connection = opts.connection ?? "keep-alive";
     }
 
     start(): void {
@@ -129,8 +137,9 @@ export class LoadLoop {
         this.limitTimer = setTimeout(() => this.halt(), this.maxDurationMs);
         this.limitTimer.unref();
         for (let c = 0; c < this.clients; c++) {
-            // One socket per client: its requests reuse one connection, like a browser tab's.
-            const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+            // One socket per client: its requests reuse one connection, like a browser tab's (or, with
+            // `connection: "new"`, one connection per request, closed after its answer).
+            const agent = new http.Agent({ keepAlive: this.connection === "keep-alive", maxSockets: 1 });
             this.agents.push(agent);
             this.perClient.push([]);
             this.loops.push(this.client(c, agent));
@@ -158,6 +167,17 @@ export class LoadLoop {
             };
             tick();
         }).finally(() => agent.destroy());
+        this.track(done);
+        return done.then(() => sample);
+    }
+
+    /** A GET /api/stream whose answer comes in ten lines over durationMs (a long download spanning a switch). */
+    slowResponse(durationMs: number): Promise<LoadSample> {
+        const seq = this.slowSamples.length;
+        const sample: LoadSample = { client: -1, seq, method: "GET", path: `/api/stream?ms=${durationMs}`, startedAt: Date.now(), endedAt: 0 };
+        this.slowSamples.push(sample);
+        const agent = new http.Agent({ keepAlive: false });
+        const done = this.send(sample, agent, durationMs + this.timeoutMs, (req) => req.end()).finally(() => agent.destroy());
         this.track(done);
         return done.then(() => sample);
     }
@@ -295,4 +315,14 @@ export function assertNoDrop(r: LoadReport): void {
     assert.equal(r.failures, 0, `failed requests: ${JSON.stringify(bad)}`);
     assert.equal(r.non2xx, 0, `non-2xx answers: ${JSON.stringify(bad)}`);
     assert.ok(r.requests > 100, `the load loop sent only ${r.requests} requests`);
+}
+
+/**
+ * The clients that never send a request again (issue 22), as the no-reload test and the switch
+ * benchmark run them: 4 on keep-alive connections and 3 on a new connection per request, with no
+ * pause between requests (together several hundred requests a second through the proxy here).
+ */
+export function neverRetryingClients(baseUrl: string): { keepAlive: LoadLoop; fresh: LoadLoop } {
+    const common = { baseUrl, pauseMs: 0, retryResetOnce: false, maxDurationMs: 600_000, maxRequests: 5_000_000 };
+    return { keepAlive: new LoadLoop({ ...common, clients: 4 }), fresh: new LoadLoop({ ...common, clients: 3, connection: "new" }) };
 }

@@ -27,6 +27,8 @@ const verificationSecrets = config.jwtSecretPrevious ? [config.jwtSecret, config
 const version = (JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
 /** Larger echo bodies are refused: the route exists for load tests, not uploads. */
 const MAX_ECHO_BYTES = 1024 * 1024;
+const MAX_STREAM_MS = 60_000;
+const STREAM_LINES = 10;
 
 function log(message: string): void {
   process.stdout.write(`${new Date().toISOString()} cartie-api: ${message}\n`);
@@ -81,6 +83,17 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       return send(res, 413, { status: "error", reason: `body larger than ${MAX_ECHO_BYTES} bytes` });
     }
     return send(res, 200, { bytes: body.bytes, release: config.release });
+  }
+  if (req.method === "GET" && url.pathname === "/api/stream") {
+    // A long response for load tests: ten lines spread over `ms` (at most a minute), so one answer spans a release's switch.
+    const ms = Math.min(Math.max(Number(url.searchParams.get("ms")) || 0, 0), MAX_STREAM_MS);
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+    for (let i = 1; i <= STREAM_LINES; i++) {
+      res.write(`line ${i} of ${STREAM_LINES} from release ${config.release}\n`);
+      if (i < STREAM_LINES) await new Promise((r) => setTimeout(r, ms / (STREAM_LINES - 1)));
+    }
+    res.end();
+    return;
   }
   if (req.method === "GET" && url.pathname === "/api/health") {
     const health = await checkHealth(pool, config.migrationsDir);
