@@ -342,7 +342,8 @@ export function classify(input: DoctorInput): Finding[] {
             pulumiUp: "creates the network, the db on its volume, the migration, api, web and proxy",
         });
     } else {
-        const roles: Role[] = ["db", "api", "web", "proxy"];
+        // The routes responder exists only where this program deployed: a compose host never had one.
+        const roles: Role[] = ["db", "api", "web", "proxy", ...(platform.some((c) => c.origin === "stack") ? (["routes"] as const) : [])];
         for (const role of roles) {
             if (byRole(role).some((c) => c.origin !== "port")) continue;
             add({

@@ -75,7 +75,7 @@ const isPostgresImage = (image: string): boolean => /(^|[/_-])postgres(ql)?([:@_
 
 function stackRole(c: HostContainer): Role {
     const comp = c.labels[LABELS.component];
-    return comp === "db" || comp === "api" || comp === "web" || comp === "proxy" ? comp : "other";
+    return comp === "db" || comp === "api" || comp === "web" || comp === "proxy" || comp === "routes" ? comp : "other";
 }
 
 /** The compose services of an api role, the ones worth asking whether they run Prisma. */

@@ -3,7 +3,8 @@ import { ConfigProblem } from "../config";
 import { DatabaseState } from "../migration/plan";
 
 /** What a container is in the platform, from its labels or its legacy compose service name. */
-export type Role = "db" | "api" | "web" | "proxy" | "other";
+/** `routes`: the routes responder the proxy asks which container serves each role (a stack deployed by this program only). */
+export type Role = "db" | "api" | "web" | "proxy" | "routes" | "other";
 
 /** Everything the doctor knows about one container: read-only facts, log lines already masked. */
 export interface ContainerFacts {

@@ -17,6 +17,9 @@ async function dockerOk(args: string[], input?: string): Promise<string> {
     return r.stdout;
 }
 
+/** Ends each wget's report in one smoke round trip (see getAll). */
+const SMOKE_MARKER = "--cartie-smoke-exit";
+
 /** The last HTTP status line wget -S printed (after redirects, the final answer). */
 export function statusFromWget(stderr: string): number | undefined {
     const all = [...stderr.matchAll(/HTTP\/\d(?:\.\d)?\s+(\d{3})/g)];
@@ -27,6 +30,19 @@ export function statusFromWget(stderr: string): number | undefined {
 export function inFlightFrom(json: string, upstream: string): number {
     const list = JSON.parse(json) as Array<{ address: string; num_requests: number }>;
     return list.filter((u) => u.address === upstream).reduce((n, u) => n + u.num_requests, 0);
+}
+
+/** Each URL's answer from one getAll round trip: its wget report, then the marker line with wget's exit code. */
+export function smokeResults(stdout: string, count: number, execError = ""): Array<{ status?: number; detail: string }> {
+    const parts = stdout.split(new RegExp(`^${SMOKE_MARKER} (\\d+)$`, "m"));
+    return Array.from({ length: count }, (_u, i) => {
+        const text = parts[i * 2] ?? "";
+        const code = parts[i * 2 + 1];
+        const status = code === undefined ? undefined : statusFromWget(text);
+        if (status !== undefined) return { status, detail: `status ${status}` };
+        if (code === undefined) return { detail: `no answer: ${execError.trim() || "docker exec ended early"}` };
+        return { detail: text.trim().split("\n").pop() || `wget exit ${code}` };
+    });
 }
 
 export function dockerReleaseHost(log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): ReleaseHost {
@@ -67,10 +83,11 @@ export function dockerReleaseHost(log: (line: string) => void = (l) => process.s
             const networks = JSON.parse(r.stdout) as Record<string, { IPAddress?: string }> | null;
             return networks?.[network]?.IPAddress || undefined;
         },
-        async get(proxy, url) {
-            const r = await exec(proxy, ["wget", "-S", "-q", "-O", "/dev/null", "-T", "10", url]);
-            const status = statusFromWget(r.stderr);
-            return { status, detail: status === undefined ? r.stderr.trim().split("\n").pop() ?? `wget exit ${r.code}` : `status ${status}` };
+        async getAll(proxy, urls) {
+            // One shell in the proxy runs them in order; a marker line separates each wget's report.
+            const script = `for u in "$@"; do wget -S -q -O /dev/null -T 10 "$u" 2>&1; echo "${SMOKE_MARKER} $?"; done`;
+            const r = await exec(proxy, ["sh", "-c", script, "sh", ...urls]);
+            return smokeResults(r.stdout, urls.length, r.stderr);
         },
         async inFlight(proxy, upstream) {
             const r = await exec(proxy, ["wget", "-q", "-O", "-", `http://${ADMIN_ADDRESS}/reverse_proxy/upstreams`]);

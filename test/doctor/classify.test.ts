@@ -45,6 +45,7 @@ function healthyInput(): DoctorInput {
             container({ name: "cartie-dev-api", role: "api" }),
             container({ name: "cartie-dev-web", role: "web" }),
             container({ name: "cartie-dev-proxy", role: "proxy" }),
+            container({ name: "cartie-dev-routes-1a2b3c4", role: "routes" }),
         ],
         expected: {
             apiTag: API_TAG,
@@ -80,6 +81,17 @@ function withContainer(input: DoctorInput, name: string, patch: Partial<Containe
 }
 
 describe("doctor classifier", () => {
+    it("a stack without its routes responder, or with it stopped: the proxy has no upstream, and `pulumi up` brings it back", () => {
+        const missing = healthyInput();
+        missing.containers = missing.containers.filter((c) => c.role !== "routes");
+        const gone = diagnose(missing).findings.filter((f) => f.role === "routes");
+        assert.deepEqual(gone.map((f) => f.code), ["CONTAINER_MISSING"]);
+        assert.match(gone[0].pulumiUp, /creates the routes container/);
+        const stopped = healthyInput();
+        stopped.containers = stopped.containers.map((c) => (c.role === "routes" ? { ...c, state: "exited", exitCode: 137 } : c));
+        assert.deepEqual(diagnose(stopped).findings.filter((f) => f.role === "routes").map((f) => f.code), ["CONTAINER_DOWN"]);
+    });
+
     it("reports a healthy platform as healthy, with no findings", () => {
         const report = diagnose(healthyInput());
         assert.deepEqual(report.findings, []);

@@ -61,8 +61,8 @@ describe("doctor output: text and JSON say the same", () => {
     it("a healthy report", () => {
         const input = incidentInput();
         input.legacyProject = undefined;
-        input.discovery = { ...input.discovery!, candidates: [], hostContainers: 4, legacySource: "none" };
-        input.containers = (["db", "api", "web", "proxy"] as const).map((role) =>
+        input.discovery = { ...input.discovery!, candidates: [], hostContainers: 5, legacySource: "none" };
+        input.containers = (["db", "api", "web", "proxy", "routes"] as const).map((role) =>
             facts({ name: `cartie-dev-${role}`, role, origin: "stack", health: "healthy", contentTag: role === "api" ? "0123456789abcdef" : undefined, envNames: input.expected.requiredApiEnv }),
         );
         const report = diagnose(input);

@@ -21,7 +21,7 @@ rc1=$?
 
 echo "=== real suite, phase 2 of 2: the isolated files, $jobs at once"
 # The longest files first (CI, two cores: 5–10 min each), so none of them starts last and runs alone.
-longest=(engine/interrupted deploys/deploys drift/engine engine/dbHealth takeover/layouts backup/backup)
+longest=(engine/interrupted deploys/deploys deploys/noReload drift/engine engine/dbHealth takeover/layouts backup/backup)
 files=()
 for f in "${longest[@]}"; do files+=("test/real/$f.test.ts"); done
 while IFS= read -r f; do

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { ContainerState, readGate, waitUntilHealthy } from "../../../lib/health/gate";
-import { inFlightFrom, statusFromWget } from "../../../lib/release/dockerHost";
+import { inFlightFrom, smokeResults, statusFromWget } from "../../../lib/release/dockerHost";
 import { parseReleaseSpec } from "../../../lib/release/spec";
 import { parseRecordsFile, recordsFile } from "../../../lib/routes/names";
 
@@ -28,6 +28,25 @@ describe("what the release reads from the proxy and its environment", () => {
         assert.equal(statusFromWget("  HTTP/1.1 301 Moved\n  Location: /x\n  HTTP/1.1 200 OK\n"), 200);
         assert.equal(statusFromWget("Connecting to 127.0.0.1:8081\n  HTTP/1.1 500 Internal Server Error\nwget: server returned error: HTTP/1.1 500 Internal Server Error\n"), 500);
         assert.equal(statusFromWget("wget: can't connect to remote host (127.0.0.1): Connection refused"), undefined);
+    });
+
+    it("one smoke round trip: each URL's status from its own wget report, a refused one with wget's reason, a cut-off exec as no answer", () => {
+        const out = [
+            "  HTTP/1.1 200 OK",
+            "  Content-Type: text/html",
+            "--cartie-smoke-exit 0",
+            "wget: can't connect to remote host (127.0.0.1): Connection refused",
+            "--cartie-smoke-exit 1",
+            "  HTTP/1.1 500 Internal Server Error",
+            "wget: server returned error: HTTP/1.1 500 Internal Server Error",
+            "--cartie-smoke-exit 1",
+            "",
+        ].join("\n");
+        const [ok, refused, failing, missing] = smokeResults(out, 4, "Error: No such container: p-proxy");
+        assert.deepEqual(ok, { status: 200, detail: "status 200" });
+        assert.deepEqual(refused, { detail: "wget: can't connect to remote host (127.0.0.1): Connection refused" });
+        assert.equal(failing.status, 500);
+        assert.deepEqual(missing, { detail: "no answer: Error: No such container: p-proxy" });
     });
 
     it("in-flight requests per upstream from Caddy's /reverse_proxy/upstreams; an upstream no config uses has none", () => {

@@ -85,12 +85,14 @@ class FakeHost implements ReleaseHost {
         this.caddyfile = caddyfile;
         this.events.push("load config");
     }
-    async get(_p: string, url: string): Promise<{ status?: number; detail: string }> {
-        const c = this.caddyfile === BOOTSTRAP ? undefined : this.routesNow.candidate;
-        const container = url.includes("/api") ? c?.api : c?.web;
-        const status = container ? this.answer(container) : 503;
-        this.events.push(`get ${new URL(url).pathname} → ${status}`);
-        return { status, detail: `status ${status}` };
+    async getAll(_p: string, urls: string[]): Promise<Array<{ status?: number; detail: string }>> {
+        return urls.map((url) => {
+            const c = this.caddyfile === BOOTSTRAP ? undefined : this.routesNow.candidate;
+            const container = url.includes("/api") ? c?.api : c?.web;
+            const status = container ? this.answer(container) : 503;
+            this.events.push(`get ${new URL(url).pathname} → ${status}`);
+            return { status, detail: `status ${status}` };
+        });
     }
     async addressOn(c: string, network: string): Promise<string | undefined> {
         assert.equal(network, "p-net");
@@ -297,10 +299,10 @@ describe("runRelease with the public side on HTTPS", () => {
             return load(p, caddyfile);
         };
         const gets: string[] = [];
-        const get = host.get.bind(host);
-        host.get = async (p, url) => {
-            gets.push(url);
-            return get(p, url);
+        const getAll = host.getAll.bind(host);
+        host.getAll = async (p, urls) => {
+            gets.push(...urls);
+            return getAll(p, urls);
         };
         const spec = specFor(NEW, { https });
         const summary = await runRelease(host, spec, routedFile(spec));

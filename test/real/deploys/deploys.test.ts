@@ -24,6 +24,8 @@ interface ReleaseSummary {
     retired: string[];
     healthyAt?: number;
     switchedAt?: number;
+    configReloaded: boolean;
+    configReason?: string;
 }
 
 /** Every answer from the api, in order of completion. */
@@ -215,13 +217,20 @@ describe("real engine: safe deploys under load (pulumi up, real Docker and Caddy
         await s.up();
         const webSummary = await releaseSummary();
         await s.setConfig({ "cartie:accessLog": "true" });
+        // A routing change shows in preview: the Release's inputs (the Caddyfile it loads), nothing else.
+        const preview = await s.preview();
+        assert.deepEqual(preview.changes.map((c) => `${c.op} ${c.name}`), ["update release"], describeChanges(preview));
         const upLog = await s.up();
+        const routing = await releaseSummary();
+        assert.equal(routing.configReloaded, true, "a routing change did not load the new config");
+        assert.match(routing.configReason ?? "", /routing changed/);
+        assert.deepEqual(routing.switched, []);
         await sleep(500);
         const report = await load.stop();
         assertNoDrop(report);
         assert.deepEqual(webSummary.switched, ["web"]);
         assert.notEqual(await s.containerName("web"), webBefore);
-        // the Caddyfile change: the release reloaded the proxy in place and changed no container
+        // the Caddyfile change: the release loaded it into the proxy in place and changed no container
         assert.deepEqual(
             upLog.changes.map((c) => `${c.op} ${c.name}`),
             ["update release"],
