@@ -124,17 +124,23 @@ describe("real engine: releases switch with no config load, and no client loses 
         assert.deepEqual(stray.slice(0, 5), [], `${label}: ${stray.length} request(s) started after the switch were answered by a release that is not the desired one (${JSON.stringify(expected)})`);
     }
 
-    it("1. an api release: nothing lost by any client, no config load, only the new api answers after the switch, the slow requests finish where they started", async () => {
-        const previous = tags;
+    /** A good api release (a change in the api's folder) under load: switched, no config load, checked. */
+    async function goodApiRelease(label: string, title: string): Promise<{ run: Awaited<ReturnType<typeof underLoad>>; summary: ReleaseSummary }> {
         const run = await underLoad(async () => {
-            s.bumpApi("r1");
+            s.bumpApi(label);
             await s.up();
         }, "api");
         tags = await tagsNow();
         const summary = await summaryNow();
         assert.deepEqual(summary.switched, ["api"]);
         assert.equal(summary.configReloaded, false, `the release loaded a config: ${summary.configReason}`);
-        check("api release", run, tags, summary.servingAt, summary.healthyAt);
+        check(title, run, tags, summary.servingAt, summary.healthyAt);
+        return { run, summary };
+    }
+
+    it("1. an api release: nothing lost by any client, no config load, only the new api answers after the switch, the slow requests finish where they started", async () => {
+        const previous = tags;
+        const { run, summary } = await goodApiRelease("r1", "api release");
         for (const x of run.slow.slow) {
             assert.equal(x.release, previous.api, "a slow request that started on the old api must finish there");
             assert.ok(summary.switchedAt !== undefined && x.startedAt < summary.switchedAt && x.endedAt > summary.switchedAt, `a slow request did not span the switch: ${JSON.stringify({ slow: x, switchedAt: summary.switchedAt })}`);
@@ -177,15 +183,7 @@ describe("real engine: releases switch with no config load, and no client loses 
 
     it("5. the fix: nothing lost, no config load, the new api serves, no bad or old container is left", async () => {
         s.writeAppFile("apps/api/Dockerfile", dockerfile);
-        const run = await underLoad(async () => {
-            s.bumpApi("r5");
-            await s.up();
-        }, "api");
-        tags = await tagsNow();
-        const summary = await summaryNow();
-        assert.deepEqual(summary.switched, ["api"]);
-        assert.equal(summary.configReloaded, false, `the release loaded a config: ${summary.configReason}`);
-        check("the fix", run, tags, summary.servingAt, summary.healthyAt);
+        await goodApiRelease("r5", "the fix");
         assert.deepEqual(await s.hostContainers("api"), [await s.containerName("api")]);
         assert.equal((await s.hostContainers("web")).length, 1);
         await s.preview({ expectNoChanges: true });
