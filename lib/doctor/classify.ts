@@ -342,8 +342,8 @@ export function classify(input: DoctorInput): Finding[] {
             pulumiUp: "creates the network, the db on its volume, the migration, api, web and proxy",
         });
     } else {
-        // The routes responder exists only where this program deployed: a compose host never had one.
-        const roles: Role[] = ["db", "api", "web", "proxy", ...(platform.some((c) => c.origin === "stack") ? (["routes"] as const) : [])];
+        // Not the routes responder: stacks deployed before it existed have none, and `pulumi up` adds it; one that is there is checked below like any container.
+        const roles: Role[] = ["db", "api", "web", "proxy"];
         for (const role of roles) {
             if (byRole(role).some((c) => c.origin !== "port")) continue;
             add({

@@ -24,7 +24,8 @@ describe("real engine: the platform's lifecycle (refresh, --replace, the lock, d
     it("a container removed by hand comes back with a plain `pulumi up` (refresh first): preview names exactly it and what routes to it", async () => {
         const web = await s.containerName("web");
         await dockerOk(["rm", "-f", web]);
-        assert.equal((await httpGet(`${s.baseUrl}/`))?.status, 502, "the proxy should answer 502 with the web gone");
+        // With the web container gone the routes responder cannot resolve it: Caddy has no upstream and answers 503.
+        assert.equal((await httpGet(`${s.baseUrl}/`))?.status, 503, "the proxy should answer 503 with the web gone");
         const preview = await s.preview();
         assert.deepEqual(namesOf(preview, "create"), [`${s.prefix}-web`], describeChanges(preview));
         assert.deepEqual(namesOf(preview, "update", "replace"), ["release", "verification"], describeChanges(preview));
